@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Idempotent set-up of a fresh machine: system packages (chromium for the browser tests,
+# memcached and nginx for the multi-process tests), a project venv in .venv with the
+# package installed editable plus its test extras, and the front-end bundle.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v memcached >/dev/null 2>&1 || need_apt+=(memcached)
+command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "setup: installing ${need_apt[*]} (Debian)"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv"
+    "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+
+echo "setup: building the front end (js/)"
+if [ -f js/package-lock.json ]; then
+    npm --prefix js ci --no-audit --no-fund --loglevel=error
+else
+    npm --prefix js install --no-audit --no-fund --loglevel=error
+fi
+npm --prefix js run build --silent
+
+echo "setup: installing tilemaker-widget (editable) with test extras"
+SKIP_JUPYTER_BUILDER=1 .venv/bin/python -m pip install -q -e ".[test,docs]"
+echo "setup: done"

@@ -1,0 +1,459 @@
+"""The HTTP API as a pure function: (method, path, query, body, grants) → response.
+
+Both transports call `Api.handle`: the server extension's tornado handler (after
+Jupyter's authentication) and the widget's comm handler in the kernel. Routes follow
+TileMaker v3 (see docs/protocol.md) so its viewer and scripts work unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._version import __version__
+from .catalogue.model import Catalogue, Grants, Layer, allowed
+
+JSON = "application/json"
+IMAGE_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "jpeg": "image/jpeg"}
+DATA_TYPE = "application/octet-stream"
+TILE_CACHE_CONTROL = "private, max-age=3600"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = JSON
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, obj: Any, status: int = 200) -> Response:
+        return cls(status, json.dumps(obj, allow_nan=False, default=_json_default).encode(), JSON)
+
+    @classmethod
+    def error(cls, status: int, message: str) -> Response:
+        return cls.json({"error": message}, status)
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    return str(obj)
+
+
+class PathPolicy:
+    """Which files an authenticated client may register (see docs/configuration.md)."""
+
+    def __init__(self, enabled: bool = True, roots: list[str] | None = None) -> None:
+        import os
+
+        self.enabled = enabled
+        self.roots = [os.path.realpath(os.path.expanduser(r)) for r in (roots or [])]
+
+    def check(self, path: str) -> str:
+        import os
+
+        if not self.enabled:
+            raise ApiError(403, "registering files is disabled on this server")
+        real = os.path.realpath(os.path.expanduser(path))
+        if self.roots and not any(real == r or real.startswith(r.rstrip("/") + "/") for r in self.roots):
+            raise ApiError(403, f"{path} is outside the folders this server may open")
+        return real
+
+
+Handler = Callable[..., Response]
+
+
+class Api:
+    """Route table plus the handlers; thin over the catalogue and the engine."""
+
+    def __init__(self, catalogue: Catalogue, engine: Any, policy: PathPolicy | None = None) -> None:
+        self.catalogue = catalogue
+        self.engine = engine
+        self.policy = policy or PathPolicy()
+        self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        r = self._route
+        r("GET", r"status", self.status)
+        r("GET", r"map-groups", self.map_groups)
+        r("GET", r"map-groups/(?P<gid>[^/]+)/maps", self.maps_of_group)
+        r("GET", r"maps/(?P<mid>[^/]+)/bands", self.bands_of_map)
+        r("GET", r"bands/(?P<bid>[^/]+)/layers", self.layers_of_band)
+        r("GET", r"search", self.search)
+        r("GET", r"layers/default", self.default_layer)
+        r("GET", r"layers", self.list_layers)
+        r("GET", r"layers/(?P<lid>[^/]+)", self.layer_info)
+        r("GET", r"layers/(?P<lid>[^/]+)/(?P<z>-?\d+)/(?P<y>-?\d+)/(?P<x>-?\d+)/tile\.(?P<ext>\w+)", self.tile)
+        r("GET", r"layers/(?P<lid>[^/]+)/pixel", self.pixel)
+        r("GET", r"histograms/data/(?P<lid>[^/]+)", self.histogram)
+        r("GET", r"histograms/(?P<cmap>[^/]+)\.png", self.colourbar)
+        r("GET", r"colormaps", self.colormaps)
+        r("GET", r"colormaps/(?P<cmap>[^/]+)", self.colormap)
+        r("GET", r"sources", self.source_groups)
+        r("GET", r"sources/(?P<sid>[^/]+)", self.source_group)
+        r("GET", r"highlights/boxes", self.boxes)
+        r("POST", r"register", self.register)
+
+    def _route(self, method: str, pattern: str, handler: Handler) -> None:
+        self.routes.append((method, re.compile(pattern + r"/?"), handler))
+
+    # -- dispatch ------------------------------------------------------------
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None = None,
+        body: bytes | None = None,
+        grants: Grants = None,
+    ) -> Response:
+        from .engine import LayerUnavailable, RenderError, TileOutOfRange
+
+        path = path.strip("/")
+        query = query or {}
+        matched_path = False
+        for m, pattern, handler in self.routes:
+            match = pattern.fullmatch(path)
+            if not match:
+                continue
+            matched_path = True
+            if m != method:
+                continue
+            try:
+                return handler(query=query, body=body, grants=grants, **match.groupdict())
+            except ApiError as exc:
+                return Response.error(exc.status, exc.message)
+            except TileOutOfRange as exc:
+                return Response.error(404, str(exc))
+            except RenderError as exc:
+                return Response.error(400, str(exc))
+            except LayerUnavailable as exc:
+                return Response.error(exc.status, str(exc))
+        if matched_path:
+            return Response.error(405, f"{method} is not allowed on /{path}")
+        return Response.error(404, f"no such API route: /{path}")
+
+    # -- helpers -------------------------------------------------------------
+    def _layer(self, lid: str, grants: Grants) -> Layer:
+        layer = self.catalogue.layer(lid)
+        if layer is None:
+            raise ApiError(404, f"unknown layer {lid!r}")
+        if not self.catalogue.layer_allowed(layer, grants):
+            raise ApiError(403, f"layer {lid!r} needs a grant you do not hold")
+        return layer
+
+    def describe(self, layer: Layer) -> dict[str, Any]:
+        """A layer as TileMaker describes it, plus our geometry fields."""
+        d = {
+            "layer_id": layer.layer_id,
+            "name": layer.name,
+            "description": layer.description,
+            "quantity": layer.quantity,
+            "units": layer.units,
+            "vmin": layer.vmin,
+            "vmax": layer.vmax,
+            "cmap": layer.cmap or "viridis",
+            "map_group_id": layer.map_group_id,
+            "map_id": layer.map_id,
+            "band_id": layer.band_id,
+            "grant": layer.grant,
+            "provider": layer.provider.to_json(),
+        }
+        try:
+            geometry = self.engine.describe(layer)
+        except Exception as exc:  # shown to the client, not raised: listings must work
+            d["error"] = str(exc)
+            return d
+        d.update(geometry)
+        if d["units"] is None:
+            d["units"] = geometry.get("map_units")
+        if not all(isinstance(d[k], (int, float)) for k in ("vmin", "vmax")):
+            try:
+                d["vmin"], d["vmax"] = self.engine.resolve_range(layer)
+            except Exception as exc:
+                d["error"] = str(exc)
+        return d
+
+    def _menu(self, grants: Grants) -> list[dict[str, Any]]:
+        out = []
+        for g in self.catalogue.map_groups:
+            if not allowed(g.grant, grants):
+                continue
+            maps = []
+            for m in g.maps:
+                if not allowed(m.grant, grants):
+                    continue
+                bands = []
+                for b in m.bands:
+                    if not allowed(b.grant, grants):
+                        continue
+                    layers = [x.summary() for x in b.layers if allowed(x.grant, grants)]
+                    bands.append({"band_id": b.band_id, "name": b.name, "description": b.description, "layers": layers})
+                maps.append({"map_id": m.map_id, "name": m.name, "description": m.description, "bands": bands})
+            out.append({"map_group_id": g.map_group_id, "name": g.name, "description": g.description, "maps": maps})
+        return out
+
+    # -- listings ------------------------------------------------------------
+    def status(self, **_: Any) -> Response:
+        return Response.json({"name": "tilemaker-widget", "version": __version__, "api": 1})
+
+    def map_groups(self, grants: Grants, **_: Any) -> Response:
+        return Response.json(
+            [
+                {"map_group_id": g.map_group_id, "name": g.name, "description": g.description}
+                for g in self.catalogue.map_groups
+                if allowed(g.grant, grants)
+            ]
+        )
+
+    def maps_of_group(self, gid: str, grants: Grants, **_: Any) -> Response:
+        g = self.catalogue.map_group(gid)
+        if g is None or not allowed(g.grant, grants):
+            raise ApiError(404, f"unknown map group {gid!r}")
+        return Response.json(
+            [
+                {"map_id": m.map_id, "name": m.name, "description": m.description}
+                for m in g.maps
+                if allowed(m.grant, grants)
+            ]
+        )
+
+    def bands_of_map(self, mid: str, grants: Grants, **_: Any) -> Response:
+        for g in self.catalogue.map_groups:
+            for m in g.maps:
+                if m.map_id == mid and allowed(g.grant, grants) and allowed(m.grant, grants):
+                    return Response.json(
+                        [
+                            {"band_id": b.band_id, "name": b.name, "description": b.description}
+                            for b in m.bands
+                            if allowed(b.grant, grants)
+                        ]
+                    )
+        raise ApiError(404, f"unknown map {mid!r}")
+
+    def layers_of_band(self, bid: str, grants: Grants, **_: Any) -> Response:
+        for _g, _m, b, _layer in self.catalogue.walk(grants):
+            if b.band_id == bid:
+                return Response.json([x.summary() for x in b.layers if allowed(x.grant, grants)])
+        raise ApiError(404, f"unknown band {bid!r}")
+
+    def search(self, query: dict[str, str], grants: Grants, **_: Any) -> Response:
+        q = query.get("q", "").strip().lower()
+        if not q:
+            raise ApiError(400, "search needs a non-empty q parameter")
+        matched: list[str] = []
+        menu = []
+        for g in self._menu(grants):
+            if q in g["name"].lower():
+                matched.append(g["map_group_id"])
+                menu.append(g)
+                continue
+            maps = []
+            for m in g["maps"]:
+                if q in m["name"].lower():
+                    matched.append(m["map_id"])
+                    maps.append(m)
+                    continue
+                bands = []
+                for b in m["bands"]:
+                    if q in b["name"].lower():
+                        matched.append(b["band_id"])
+                        bands.append(b)
+                        continue
+                    layers = [x for x in b["layers"] if q in x["name"].lower()]
+                    matched.extend(x["layer_id"] for x in layers)
+                    if layers:
+                        bands.append({**b, "layers": layers})
+                if bands:
+                    maps.append({**m, "bands": bands})
+            if maps:
+                menu.append({**g, "maps": maps})
+        return Response.json({"filtered_layer_menu": menu, "matched_ids": matched})
+
+    def default_layer(self, grants: Grants, **_: Any) -> Response:
+        first = next(self.catalogue.walk(grants), None)
+        if first is None:
+            return Response.json({"layer": None, "default_layer_menu": []})
+        g0, m0, b0, layer = first
+        menu = self._menu(grants)
+        # TileMaker sends the layers of the default band only; others load lazily.
+        for g in menu:
+            for m in g["maps"]:
+                if g["map_group_id"] != g0.map_group_id or m["map_id"] != m0.map_id:
+                    m["bands"] = []
+                for b in m["bands"]:
+                    if b["band_id"] != b0.band_id:
+                        b["layers"] = []
+            if g["map_group_id"] != g0.map_group_id:
+                g["maps"] = []
+        return Response.json({"layer": self.describe(layer), "default_layer_menu": menu})
+
+    def list_layers(self, grants: Grants, **_: Any) -> Response:
+        out = []
+        for g, m, b, layer in self.catalogue.walk(grants):
+            d = self.describe(layer)
+            d.update(group=g.name, map=m.name, band=b.name)
+            out.append(d)
+        return Response.json(out)
+
+    def layer_info(self, lid: str, grants: Grants, **_: Any) -> Response:
+        return Response.json(self.describe(self._layer(lid, grants)))
+
+    # -- pixels --------------------------------------------------------------
+    def tile(self, lid: str, z: str, y: str, x: str, ext: str, query: dict[str, str], grants: Grants, **_: Any) -> Response:
+        from .engine import RenderOptions
+
+        layer = self._layer(lid, grants)
+        zi, yi, xi = int(z), int(y), int(x)
+        flip = _flag(query, "flip")
+        ext = ext.lower()
+        if ext in ("f16", "f32"):
+            body = self.engine.encoded_tile(layer, zi, yi, xi, ext, flip)
+            if body is None:
+                return Response(204, b"", DATA_TYPE, {"Cache-Control": TILE_CACHE_CONTROL})
+            return Response(200, body, DATA_TYPE, {"Cache-Control": TILE_CACHE_CONTROL})
+        if ext not in IMAGE_TYPES:
+            raise ApiError(400, f"unknown tile format {ext!r}; use png, webp, jpg, f16 or f32")
+        stretch = query.get("stretch", "log" if _flag(query, "log_norm") else "linear")
+        cmap = query.get("cmap") or layer.cmap or "viridis"
+        if "vmin" in query or "vmax" in query:
+            lo, hi = self._range_from_query(layer, query)
+        else:
+            lo, hi = self.engine.resolve_range(layer)
+        opts = RenderOptions(cmap, lo, hi, stretch, _flag(query, "abs")).validate()
+        body = self.engine.image_tile(layer, zi, yi, xi, "jpg" if ext == "jpeg" else ext, opts, flip)
+        if body is None:
+            raise ApiError(404, "tile has no data")
+        return Response(200, body, IMAGE_TYPES[ext], {"Cache-Control": TILE_CACHE_CONTROL})
+
+    def _range_from_query(self, layer: Layer, query: dict[str, str]) -> tuple[float, float]:
+        default_lo, default_hi = None, None
+        values = []
+        for name in ("vmin", "vmax"):
+            text = query.get(name)
+            if text is None:
+                if default_lo is None:
+                    default_lo, default_hi = self.engine.resolve_range(layer)
+                values.append(default_lo if name == "vmin" else default_hi)
+                continue
+            values.append(_number(text, name))
+        return values[0], values[1]
+
+    def pixel(self, lid: str, query: dict[str, str], grants: Grants, **_: Any) -> Response:
+        layer = self._layer(lid, grants)
+        ra = _number(query.get("ra"), "ra")
+        dec = _number(query.get("dec"), "dec")
+        if not -90.0 <= dec <= 90.0:
+            raise ApiError(400, f"dec must be within [-90, 90], not {dec:g}")
+        return Response.json(self.engine.pixel(layer, ra, dec))
+
+    def histogram(self, lid: str, grants: Grants, **_: Any) -> Response:
+        layer = self._layer(lid, grants)
+        stats = self.engine.statistics(layer)
+        vmin, vmax = self.engine.resolve_range(layer)
+        return Response.json(
+            {**stats, "layer_id": lid, "vmin": vmin, "vmax": vmax, "units": layer.units}
+        )
+
+    # -- colour --------------------------------------------------------------
+    def colourbar(self, cmap: str, **_: Any) -> Response:
+        from .engine import render
+
+        return Response(200, render.colourbar_png(cmap), "image/png", {"Cache-Control": "max-age=86400"})
+
+    def colormaps(self, **_: Any) -> Response:
+        from .engine import render
+
+        return Response.json({"colormaps": list(render.colormap_names())})
+
+    def colormap(self, cmap: str, **_: Any) -> Response:
+        from .engine import render
+
+        return Response.json(render.lut_json(cmap))
+
+    # -- sources and boxes ---------------------------------------------------
+    def source_groups(self, grants: Grants, **_: Any) -> Response:
+        return Response.json(
+            [sg.stub() for sg in self.catalogue.source_groups if allowed(sg.grant, grants)]
+        )
+
+    def source_group(self, sid: str, grants: Grants, **_: Any) -> Response:
+        sg = self.catalogue.source_group(sid)
+        if sg is None:
+            raise ApiError(404, f"unknown source group {sid!r}")
+        if not allowed(sg.grant, grants):
+            raise ApiError(403, f"source group {sid!r} needs a grant you do not hold")
+        return Response.json(
+            {
+                **sg.stub(),
+                "sources": [
+                    {"name": s.name, "ra": s.ra, "dec": s.dec, "extra": s.extra} for s in sg.sources
+                ],
+            }
+        )
+
+    def boxes(self, grants: Grants, **_: Any) -> Response:
+        return Response.json([b.to_json() for b in self.catalogue.boxes if allowed(b.grant, grants)])
+
+    # -- registration --------------------------------------------------------
+    def register(self, body: bytes | None, grants: Grants, **_: Any) -> Response:
+        from .catalogue.inspect import NotAnImage, band_name, layers_from_fits
+        from .catalogue.model import Band, Map, MapGroup
+
+        try:
+            request = json.loads(body or b"{}")
+            sources = request["sources"]
+            assert isinstance(sources, list)
+        except (ValueError, KeyError, AssertionError, TypeError):
+            raise ApiError(400, 'register needs a JSON body {"sources": [{"path": ...}, ...]}') from None
+        results = []
+        for spec in sources:
+            if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
+                raise ApiError(400, "each source needs a 'path' string")
+            real = self.policy.check(spec["path"])
+            try:
+                layers = layers_from_fits(real, spec.get("hdu"))
+            except FileNotFoundError:
+                raise ApiError(404, f"{spec['path']}: no such file") from None
+            except (NotAnImage, OSError, ValueError) as exc:
+                raise ApiError(422, str(exc)) from None
+            index = spec.get("index")
+            if index is not None:
+                layers = [x for x in layers if x.provider.index == index]
+                if not layers:
+                    raise ApiError(422, f"{spec['path']}: no plane with index {index}")
+            stem = layers[0].layer_id
+            name = spec.get("name") or real.rsplit("/", 1)[-1]
+            group = MapGroup(
+                map_group_id="registered",
+                name="Registered files",
+                maps=[Map(map_id=f"map-{stem}", name=name, bands=[Band(band_id=f"band-{stem}", name=band_name(real), layers=layers)])],
+            )
+            for layer in self.catalogue.add_map_group(group):
+                results.append(self.describe(layer))
+        return Response.json({"layers": results})
+
+
+def _flag(query: dict[str, str], name: str) -> bool:
+    return str(query.get(name, "")).lower() in ("1", "true", "yes", "on")
+
+
+def _number(text: str | None, name: str) -> float:
+    if text is None:
+        raise ApiError(400, f"missing parameter {name}")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ApiError(400, f"{name} must be a number, not {text!r}") from None
+    if not math.isfinite(value):
+        raise ApiError(400, f"{name} must be finite")
+    return value

@@ -1,0 +1,165 @@
+"""Build a catalogue by inspecting FITS headers (``tilemaker-widget genconfig``).
+
+One layer per 2-D plane; a (3, ny, nx) map becomes I, Q, U. Units come from BUNIT
+through astropy.units, and default colour ranges depend on what the map holds:
+temperature and polarisation get symmetric ranges in the map's own unit, inverse
+variance, hit counts and other maps get an "auto" (percentile) range.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .model import Band, Catalogue, FitsProvider, Layer, Map, MapGroup, fits_layer_id
+
+_IMAGE_HDU_NAMES = ("PrimaryHDU", "ImageHDU", "CompImageHDU")
+
+
+class NotAnImage(ValueError):
+    """The FITS file (or the chosen HDU) holds no usable image."""
+
+
+def image_hdu_index(hdul: Any, hdu: int | None, path: str | os.PathLike = "") -> int:
+    """Resolve ``hdu`` (None = first HDU with a 2-D or larger image) to an index."""
+    if hdu is not None:
+        if not 0 <= hdu < len(hdul):
+            raise NotAnImage(f"{path}: HDU {hdu} does not exist (the file has {len(hdul)})")
+        h = hdul[hdu]
+        if type(h).__name__ not in _IMAGE_HDU_NAMES or len(h.shape) < 2:
+            raise NotAnImage(f"{path}: HDU {hdu} is not an image with two or more axes")
+        return hdu
+    for i, h in enumerate(hdul):
+        if type(h).__name__ in _IMAGE_HDU_NAMES and len(h.shape) >= 2:
+            return i
+    raise NotAnImage(f"{path}: no image HDU with two or more axes")
+
+
+def parse_units(bunit: str | None) -> str | None:
+    """BUNIT → a canonical unit string (``"uK"``, ``"K"``, ``"Jy / sr"``), or the raw text."""
+    if bunit is None or not str(bunit).strip():
+        return None
+    text = str(bunit).strip()
+    from astropy import units as u
+
+    cleaned = re.sub(r"(?i)^(u|mu|µ|micro)k(_?cmb|_?rj)?$", "uK", text)
+    cleaned = re.sub(r"(?i)^mk(_?cmb|_?rj)?$", "mK", cleaned)
+    cleaned = re.sub(r"(?i)^k(_?cmb|_?rj)$", "K", cleaned)
+    try:
+        unit = u.Unit(cleaned)
+    except (ValueError, TypeError):
+        return text
+    return unit.to_string()
+
+
+def _temperature_scale(units: str | None) -> float | None:
+    """How many of ``units`` make one microkelvin, or None if not a temperature."""
+    if not units:
+        return None
+    from astropy import units as u
+
+    try:
+        return (1 * u.uK).to(u.Unit(units)).value
+    except (ValueError, TypeError, u.UnitConversionError):
+        return None
+
+
+_KIND_WORDS = {
+    "ivar": ("ivar", "inverse_variance", "inverse-variance", "invvar", "weight"),
+    "hits": ("hits", "hitcount", "hit_count", "nhits", "hitmap"),
+    "mask": ("mask",),
+}
+
+
+def map_kind(path: str | os.PathLike, header: Any) -> str:
+    text = f"{Path(path).name} {header.get('EXTNAME', '')} {header.get('BTYPE', '')}".lower()
+    for kind, words in _KIND_WORDS.items():
+        if any(w in text for w in words):
+            return kind
+    return "sky"
+
+
+def default_style(kind: str, component: str | None, units: str | None) -> dict[str, Any]:
+    """Colour defaults for a layer: range in the map's unit, and a colormap."""
+    if kind == "mask":
+        return {"vmin": 0.0, "vmax": 1.0, "cmap": "gray"}
+    if kind in ("ivar", "hits"):
+        return {"vmin": "auto", "vmax": "auto", "cmap": "viridis"}
+    scale = _temperature_scale(units)
+    if scale is None:
+        return {"vmin": "auto", "vmax": "auto", "cmap": "RdBu_r"}
+    limit = (50.0 if component in ("Q", "U") else 500.0) * scale
+    return {"vmin": -limit, "vmax": limit, "cmap": "RdBu_r"}
+
+
+def layers_from_fits(path: str | os.PathLike, hdu: int | None = None) -> list[Layer]:
+    """One `Layer` per 2-D plane of the chosen (or first) image HDU."""
+    from astropy.io import fits
+
+    path = Path(path).expanduser()
+    try:
+        with fits.open(path, memmap=True, lazy_load_hdus=True) as hdul:
+            index = image_hdu_index(hdul, hdu, path)
+            header = hdul[index].header
+            shape = tuple(hdul[index].shape)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise NotAnImage(f"{path}: not a readable FITS file ({exc})") from None
+    units = parse_units(header.get("BUNIT"))
+    kind = map_kind(path, header)
+    n_planes = math.prod(shape[:-2]) if len(shape) > 2 else 1
+    if n_planes == 1:
+        names = [None]
+    elif n_planes == 3:
+        names = ["I", "Q", "U"]
+    else:
+        names = [f"plane {k}" for k in range(n_planes)]
+    layers = []
+    for k, component in enumerate(names):
+        plane = None if len(shape) == 2 else k
+        quantity = {
+            "I": "T (I)",
+            "Q": "T (Q)",
+            "U": "T (U)",
+            "ivar": "inverse variance",
+            "hits": "hit count",
+            "mask": "mask",
+        }.get(component or kind)
+        layers.append(
+            Layer(
+                layer_id=fits_layer_id(path, index, plane),
+                name=component or (header.get("EXTNAME") or kind if kind != "sky" else path.stem),
+                description=f"{path.name} HDU {index}" + ("" if plane is None else f" plane {plane}"),
+                provider=FitsProvider(filename=path.resolve(), hdu=index, index=plane),
+                quantity=quantity,
+                units=units,
+                **default_style(kind, component, units),
+            )
+        )
+    return layers
+
+
+def band_name(path: str | os.PathLike) -> str:
+    match = re.search(r"f(\d{3})", Path(path).name)
+    return f"f{match.group(1)}" if match else "default"
+
+
+def catalogue_from_fits(paths: list[str | os.PathLike], group_name: str = "Files") -> Catalogue:
+    """A catalogue with one map per FITS file (`genconfig`)."""
+    maps = []
+    for p in paths:
+        layers = layers_from_fits(p)
+        stem = layers[0].layer_id
+        maps.append(
+            Map(
+                map_id=f"map-{stem}",
+                name=Path(p).name,
+                description=str(Path(p).resolve()),
+                bands=[Band(band_id=f"band-{stem}", name=band_name(p), layers=layers)],
+            )
+        )
+    return Catalogue([MapGroup(map_group_id="files", name=group_name, maps=maps)])

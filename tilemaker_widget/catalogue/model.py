@@ -1,0 +1,289 @@
+"""Catalogue of maps: pure data, no FITS reading.
+
+The shapes follow TileMaker's v3 data configuration so that its config files load
+unchanged and its HTTP listings can be produced from here. A ``grant`` on any node
+hides that node and everything below it from users who do not hold the grant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Grants = frozenset[str] | None
+"""The grants a user holds; ``None`` means unrestricted (a single-user server's owner)."""
+
+
+def allowed(grant: str | None, grants: Grants) -> bool:
+    return grant is None or grants is None or grant in grants
+
+
+def fits_layer_id(path: str | os.PathLike, hdu: int, index: int | None) -> str:
+    """Deterministic id of one plane of a FITS file.
+
+    The kernel (widget) and the server extension compute the same id for the same
+    file, so the browser can ask either for the same tiles.
+    """
+    real = os.path.realpath(os.fspath(path))
+    key = f"{real}|{hdu}|{'-' if index is None else index}"
+    return "f" + hashlib.sha1(key.encode()).hexdigest()[:15]
+
+
+@dataclass
+class FitsProvider:
+    """One 2-D plane of a FITS image HDU.
+
+    ``hdu=None`` means the first HDU holding an image; ``index`` selects a plane of a
+    cube (the leading axes flattened in C order), ``None`` for a 2-D image.
+    """
+
+    filename: Path
+    hdu: int | None = None
+    index: int | None = None
+    provider_type: str = "fits"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "provider_type": "fits",
+            "filename": str(self.filename),
+            "hdu": self.hdu,
+            "index": self.index,
+        }
+
+
+@dataclass(eq=False)
+class ArrayProvider:
+    """An in-memory 2-D array with its celestial WCS (kernel side only)."""
+
+    array: Any
+    wcs: Any
+    units: str | None = None
+    provider_type: str = "array"
+    token: str = field(default_factory=lambda: os.urandom(8).hex())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"provider_type": "array", "shape": list(self.array.shape)}
+
+
+@dataclass
+class Layer:
+    layer_id: str
+    name: str
+    provider: FitsProvider | ArrayProvider
+    description: str | None = None
+    quantity: str | None = None
+    units: str | None = None
+    vmin: float | str | None = None
+    vmax: float | str | None = None
+    cmap: str | None = None
+    grant: str | None = None
+    # Filled in when the layer is placed in a band.
+    map_group_id: str = ""
+    map_id: str = ""
+    band_id: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        return {"layer_id": self.layer_id, "name": self.name, "description": self.description}
+
+
+@dataclass
+class Band:
+    band_id: str
+    name: str
+    layers: list[Layer]
+    description: str = ""
+    grant: str | None = None
+
+
+@dataclass
+class Map:
+    map_id: str
+    name: str
+    bands: list[Band]
+    description: str = ""
+    grant: str | None = None
+
+
+@dataclass
+class MapGroup:
+    map_group_id: str
+    name: str
+    maps: list[Map]
+    description: str = ""
+    grant: str | None = None
+
+
+@dataclass
+class Source:
+    ra: float
+    dec: float
+    name: str | None = None
+    extra: dict[str, Any] | None = None
+
+
+@dataclass
+class SourceGroup:
+    source_group_id: str
+    name: str
+    sources: list[Source]
+    description: str | None = None
+    grant: str | None = None
+
+    def stub(self) -> dict[str, Any]:
+        return {
+            "source_group_id": self.source_group_id,
+            "name": self.name,
+            "description": self.description,
+        }
+
+
+@dataclass
+class Box:
+    name: str
+    top_left_ra: float
+    top_left_dec: float
+    bottom_right_ra: float
+    bottom_right_dec: float
+    description: str | None = None
+    grant: str | None = None
+    box_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.box_id:
+            key = f"{self.name}|{self.top_left_ra}|{self.top_left_dec}|{self.bottom_right_ra}|{self.bottom_right_dec}"
+            self.box_id = "b" + hashlib.sha1(key.encode()).hexdigest()[:11]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "box_id": self.box_id,
+            "name": self.name,
+            "description": self.description,
+            "top_left_ra": self.top_left_ra,
+            "top_left_dec": self.top_left_dec,
+            "bottom_right_ra": self.bottom_right_ra,
+            "bottom_right_dec": self.bottom_right_dec,
+        }
+
+
+class Catalogue:
+    """All map groups, source groups and boxes one transport serves.
+
+    Thread safe for the one mutation it allows after start-up: adding map groups
+    (registration of files by an authenticated client).
+    """
+
+    def __init__(
+        self,
+        map_groups: Iterable[MapGroup] = (),
+        source_groups: Iterable[SourceGroup] = (),
+        boxes: Iterable[Box] = (),
+    ) -> None:
+        self._lock = threading.RLock()
+        self.map_groups: list[MapGroup] = []
+        self.source_groups: list[SourceGroup] = list(source_groups)
+        self.boxes: list[Box] = list(boxes)
+        self._layers: dict[str, Layer] = {}
+        for group in map_groups:
+            self.add_map_group(group)
+
+    # -- mutation -------------------------------------------------------------
+    def add_map_group(self, group: MapGroup) -> list[Layer]:
+        """Add a group; layers whose id is already present are dropped, not duplicated.
+
+        Returns the layers of ``group`` as held by the catalogue (existing ones for
+        ids already known).
+        """
+        with self._lock:
+            result: list[Layer] = []
+            for m in group.maps:
+                for b in m.bands:
+                    kept = []
+                    for layer in b.layers:
+                        if layer.layer_id in self._layers:
+                            result.append(self._layers[layer.layer_id])
+                            continue
+                        layer.map_group_id = group.map_group_id
+                        layer.map_id = m.map_id
+                        layer.band_id = b.band_id
+                        self._layers[layer.layer_id] = layer
+                        kept.append(layer)
+                        result.append(layer)
+                    b.layers = kept
+                m.bands = [b for b in m.bands if b.layers]
+            group.maps = [m for m in group.maps if m.bands]
+            if group.maps:
+                existing = self.map_group(group.map_group_id)
+                if existing is not None:
+                    existing.maps.extend(group.maps)
+                else:
+                    self.map_groups.append(group)
+            return result
+
+    def add_source_group(self, group: SourceGroup) -> None:
+        with self._lock:
+            self.source_groups = [
+                g for g in self.source_groups if g.source_group_id != group.source_group_id
+            ] + [group]
+
+    def remove_source_group(self, source_group_id: str) -> None:
+        with self._lock:
+            self.source_groups = [
+                g for g in self.source_groups if g.source_group_id != source_group_id
+            ]
+
+    def merge(self, other: Catalogue) -> None:
+        for group in other.map_groups:
+            self.add_map_group(group)
+        for sg in other.source_groups:
+            self.add_source_group(sg)
+        self.boxes.extend(other.boxes)
+
+    # -- lookups --------------------------------------------------------------
+    def map_group(self, map_group_id: str) -> MapGroup | None:
+        return next((g for g in self.map_groups if g.map_group_id == map_group_id), None)
+
+    def walk(self, grants: Grants = None) -> Iterator[tuple[MapGroup, Map, Band, Layer]]:
+        """Every (group, map, band, layer) the grants allow, in catalogue order."""
+        for g in list(self.map_groups):
+            if not allowed(g.grant, grants):
+                continue
+            for m in g.maps:
+                if not allowed(m.grant, grants):
+                    continue
+                for b in m.bands:
+                    if not allowed(b.grant, grants):
+                        continue
+                    for layer in b.layers:
+                        if allowed(layer.grant, grants):
+                            yield g, m, b, layer
+
+    def layers(self, grants: Grants = None) -> list[Layer]:
+        return [layer for *_, layer in self.walk(grants)]
+
+    def layer(self, layer_id: str) -> Layer | None:
+        """The layer with this id, whatever the grants (callers check access)."""
+        return self._layers.get(layer_id)
+
+    def layer_allowed(self, layer: Layer, grants: Grants) -> bool:
+        """Whether the layer and every node above it allow these grants."""
+        if grants is None:
+            return True
+        g = self.map_group(layer.map_group_id)
+        m = next((m for m in g.maps if m.map_id == layer.map_id), None) if g else None
+        b = next((b for b in m.bands if b.band_id == layer.band_id), None) if m else None
+        return all(
+            node is not None and allowed(node.grant, grants) for node in (g, m, b, layer)
+        )
+
+    def source_group(self, source_group_id: str) -> SourceGroup | None:
+        return next(
+            (g for g in self.source_groups if g.source_group_id == source_group_id), None
+        )
+
+    def __len__(self) -> int:
+        return len(self._layers)

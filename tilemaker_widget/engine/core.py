@@ -1,0 +1,297 @@
+"""The engine: every question a transport may ask about a layer's pixels.
+
+Pure numpy/astropy; no HTTP, no widgets. Every answer is a function of the request
+and the file's identity (path, size, mtime, inode), so it is cached under a key that
+includes that identity, in whatever `Cache` the engine was given.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..cache import Cache, MemoryCache, SingleFlight
+from ..catalogue.model import Layer
+from . import datatile, pyramid, render
+from .geometry import GridMapping, TileGrid, choose_grid
+from .planes import LayerUnavailable, Plane, PlanePool
+
+
+class TileOutOfRange(LookupError):
+    """A tile coordinate outside the layer's pyramid."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    plane: Plane
+    mapping: GridMapping
+    key: str
+
+    @property
+    def grid(self) -> TileGrid:
+        return self.mapping.grid
+
+
+def flip_x(z: int, x: int) -> int:
+    """TileMaker's ``flip``: display column → stored column (see docs/protocol.md)."""
+    mid = 2**z
+    return (mid - 1) - x if x < mid else (mid - 1) - (x - mid) + mid
+
+
+class Engine:
+    """Tiles, histograms and pixel values for catalogue layers."""
+
+    HISTOGRAM_SAMPLE = 4_000_000
+    HISTOGRAM_BINS = 256
+    PERCENTILES = (0.1, 0.5, 1, 2, 5, 10, 25, 50, 75, 90, 95, 98, 99, 99.5, 99.9)
+
+    def __init__(self, cache: Cache | None = None, max_open_files: int = 64) -> None:
+        self.cache = cache if cache is not None else MemoryCache()
+        self.pool = PlanePool(max_open_files)
+        self._flight = SingleFlight()
+        self._prepared: dict[tuple, Prepared] = {}
+        self._lock = threading.Lock()
+
+    # -- opening -------------------------------------------------------------
+    def prepare(self, layer: Layer) -> Prepared:
+        plane = self.pool.plane(layer.provider)
+        with self._lock:
+            prep = self._prepared.get(plane.identity)
+        if prep is None:
+            grid, exact = choose_grid(plane.geometry)
+            mapping = GridMapping(plane.geometry, grid, exact)
+            key = "|".join(str(p) for p in plane.identity)
+            prep = Prepared(plane, mapping, key)
+            with self._lock:
+                if len(self._prepared) > 4096:
+                    self._prepared.clear()
+                self._prepared[plane.identity] = prep
+        return prep
+
+    def describe(self, layer: Layer) -> dict[str, Any]:
+        """Geometry facts for the layer's description (TileMaker fields and ours)."""
+        prep = self.prepare(layer)
+        g = prep.plane.geometry
+        return {
+            "tile_size": prep.grid.tile_size,
+            "number_of_levels": prep.grid.number_of_levels,
+            "native_level": prep.grid.native_level,
+            "shape": list(prep.plane.shape),
+            "pixel_scale_arcmin": g.pixel_scale * 60.0,
+            "resampled": not prep.mapping.exact,
+            "map_units": prep.plane.units,
+            **g.bounds(),
+        }
+
+    # -- tiles ---------------------------------------------------------------
+    def _check(self, prep: Prepared, z: int, y: int, x: int) -> None:
+        if not prep.grid.contains(z, y, x):
+            nx, ny = prep.grid.tiles_at(max(z, 0))
+            if not 0 <= z <= prep.grid.native_level:
+                raise TileOutOfRange(
+                    f"level {z} is outside 0..{prep.grid.native_level} for this layer"
+                )
+            raise TileOutOfRange(
+                f"tile x={x}, y={y} is outside level {z} (x 0..{nx - 1}, y 0..{ny - 1})"
+            )
+
+    def data_tile(self, layer: Layer, z: int, y: int, x: int) -> np.ndarray | None:
+        """Float32 tile (north row first, RA increasing), or None outside the map."""
+        prep = self.prepare(layer)
+        self._check(prep, z, y, x)
+        return self._tile(prep, z, y, x)
+
+    def _tile_key(self, prep: Prepared, z: int, y: int, x: int) -> str:
+        return f"tile|{prep.key}|{z}|{y}|{x}"
+
+    def _tile(self, prep: Prepared, z: int, y: int, x: int) -> np.ndarray | None:
+        key = self._tile_key(prep, z, y, x)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return _unpack_tile(hit, prep.grid.tile_size)
+        ov_level = pyramid.overview_level(prep.mapping)
+        if ov_level is not None and z <= ov_level:
+            self._flight.run(f"ov|{prep.key}", lambda: self._fill_from_overview(prep, ov_level))
+            hit = self.cache.get(key)
+            if hit is not None:
+                return _unpack_tile(hit, prep.grid.tile_size)
+            # The cache could not hold them (tiny or failing cache): compute directly.
+        tile = self._flight.run(
+            key, lambda: pyramid.native_tile(prep.plane, prep.mapping, z, y, x)
+        )
+        self.cache.set(key, _pack_tile(tile))
+        return tile
+
+    def _fill_from_overview(self, prep: Prepared, level: int) -> None:
+        if self.cache.get(self._tile_key(prep, 0, 0, 0)) is not None:
+            return
+        ov = pyramid.build_overview(prep.plane, prep.mapping, level)
+        # Coarse tiles first, so the level-0 marker above is set only when all are in.
+        for z in range(level, -1, -1):
+            nx, ny = prep.grid.tiles_at(z)
+            for y in range(ny):
+                for x in range(nx):
+                    tile = pyramid.tile_from_overview(ov, prep.mapping, z, y, x)
+                    self.cache.set(self._tile_key(prep, z, y, x), _pack_tile(tile))
+
+    def _display_tile(
+        self, layer: Layer, z: int, y: int, x: int, flip: bool
+    ) -> tuple[Prepared, np.ndarray | None]:
+        prep = self.prepare(layer)
+        self._check(prep, z, y, x)
+        sx = flip_x(z, x) if flip else x
+        tile = self._tile(prep, z, y, sx)
+        if tile is not None and flip:
+            tile = tile[:, ::-1]
+        return prep, tile
+
+    def encoded_tile(
+        self, layer: Layer, z: int, y: int, x: int, fmt: str = "f16", flip: bool = False
+    ) -> bytes | None:
+        """The data tile in the wire format, or None when the tile misses the map."""
+        prep = self.prepare(layer)
+        self._check(prep, z, y, x)
+        key = f"enc|{prep.key}|{z}|{y}|{x}|{fmt}|{int(flip)}"
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit or None
+        _, tile = self._display_tile(layer, z, y, x, flip)
+        body = b"" if tile is None else datatile.encode(tile, fmt, mirrored=flip)
+        self.cache.set(key, body)
+        return body or None
+
+    def image_tile(
+        self,
+        layer: Layer,
+        z: int,
+        y: int,
+        x: int,
+        ext: str,
+        opts: render.RenderOptions,
+        flip: bool = False,
+    ) -> bytes | None:
+        prep = self.prepare(layer)
+        self._check(prep, z, y, x)
+        key = (
+            f"img|{prep.key}|{z}|{y}|{x}|{ext}|{int(flip)}|{opts.cmap}|{opts.vmin!r}|"
+            f"{opts.vmax!r}|{opts.stretch}|{int(opts.absolute)}"
+        )
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit or None
+        _, tile = self._display_tile(layer, z, y, x, flip)
+        body = b"" if tile is None else render.encode_image(tile, opts, ext)
+        self.cache.set(key, body)
+        return body or None
+
+    # -- values and statistics ------------------------------------------------
+    def pixel(self, layer: Layer, ra: float, dec: float) -> dict[str, Any]:
+        """The map value at the pixel containing (RA, Dec), exact (no tile involved)."""
+        prep = self.prepare(layer)
+        g = prep.plane.geometry
+        fx, fy = g.sky_to_pixel(ra, dec)
+        x, y = math.floor(fx + 0.5), math.floor(fy + 0.5)
+        value = None
+        if 0 <= x < g.nx and 0 <= y < g.ny:
+            v = float(prep.plane.read(slice(y, y + 1), slice(x, x + 1))[0, 0])
+            value = v if math.isfinite(v) else None
+            inside = True
+        else:
+            inside = False
+        return {
+            "ra": ra % 360.0,
+            "dec": dec,
+            "x": x if inside else None,
+            "y": y if inside else None,
+            "value": value,
+            "units": layer.units or prep.plane.units,
+        }
+
+    def sample(self, layer: Layer) -> np.ndarray:
+        """Finite native pixel values from evenly spaced whole rows (≤ ~4 Mpix).
+
+        Real pixels, not block means: averaging narrows the distribution and the
+        colour range is set against single-pixel values.
+        """
+        prep = self.prepare(layer)
+        ny, nx = prep.plane.shape
+        step = max(1, math.ceil(ny * nx / self.HISTOGRAM_SAMPLE))
+        rows = []
+        for r in range(step // 2, ny, step):
+            rows.append(prep.plane.read(slice(r, r + 1), slice(0, nx)))
+        values = np.concatenate(rows, axis=None) if rows else np.zeros(0, np.float32)
+        return values[np.isfinite(values)]
+
+    def statistics(self, layer: Layer) -> dict[str, Any]:
+        """Histogram, percentiles and extremes of the layer (cached)."""
+        prep = self.prepare(layer)
+        key = f"stats|{prep.key}"
+        hit = self.cache.get(key)
+        if hit is not None:
+            return json.loads(hit)
+        result = self._flight.run(key, lambda: self._statistics(prep, layer))
+        self.cache.set(key, json.dumps(result).encode())
+        return result
+
+    def _statistics(self, prep: Prepared, layer: Layer) -> dict[str, Any]:
+        values = self.sample(layer)
+        if values.size == 0:
+            return {
+                "edges": [],
+                "histogram": [],
+                "percentiles": {},
+                "min": None,
+                "max": None,
+                "n_sampled": 0,
+            }
+        pct = np.percentile(values, self.PERCENTILES)
+        lo, hi = float(pct[0]), float(pct[-1])
+        for v in (layer.vmin, layer.vmax):
+            if isinstance(v, (int, float)):
+                lo, hi = min(lo, float(v)), max(hi, float(v))
+        if hi <= lo:
+            lo, hi = lo - 0.5 * max(1.0, abs(lo)), hi + 0.5 * max(1.0, abs(hi))
+        pad = 0.05 * (hi - lo)
+        edges = np.linspace(lo - pad, hi + pad, self.HISTOGRAM_BINS + 1)
+        counts, _ = np.histogram(values, bins=edges)
+        return {
+            "edges": edges.tolist(),
+            "histogram": counts.tolist(),
+            "percentiles": {f"{p:g}": float(v) for p, v in zip(self.PERCENTILES, pct, strict=True)},
+            "min": float(values.min()),
+            "max": float(values.max()),
+            "underflow": int((values < edges[0]).sum()),
+            "overflow": int((values > edges[-1]).sum()),
+            "n_sampled": int(values.size),
+        }
+
+    def resolve_range(self, layer: Layer) -> tuple[float, float]:
+        """The layer's vmin/vmax with "auto" (or missing) replaced by 1–99 percentiles."""
+        vmin, vmax = layer.vmin, layer.vmax
+        if isinstance(vmin, (int, float)) and isinstance(vmax, (int, float)) and vmin < vmax:
+            return float(vmin), float(vmax)
+        pct = self.statistics(layer).get("percentiles") or {}
+        lo = float(vmin) if isinstance(vmin, (int, float)) else pct.get("1", 0.0)
+        hi = float(vmax) if isinstance(vmax, (int, float)) else pct.get("99", 1.0)
+        if not hi > lo:
+            lo, hi = (lo, lo + 1.0) if math.isfinite(lo) else (0.0, 1.0)
+        return lo, hi
+
+
+def _pack_tile(tile: np.ndarray | None) -> bytes:
+    # A 4-byte prefix keeps the float32 payload aligned for np.frombuffer.
+    return b"NONE" if tile is None else b"TILE" + np.ascontiguousarray(tile, np.float32).tobytes()
+
+
+def _unpack_tile(data: bytes, size: int) -> np.ndarray | None:
+    if data[:4] == b"NONE":
+        return None
+    return np.frombuffer(data, np.float32, offset=4).reshape(size, size)
+
+
+__all__ = ["Engine", "LayerUnavailable", "TileOutOfRange", "flip_x"]

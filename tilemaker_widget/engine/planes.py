@@ -1,0 +1,295 @@
+"""Lazy access to one 2-D plane of a map: a FITS HDU plane or an in-memory array.
+
+FITS files are opened once (astropy memory map, raw values) and kept in a bounded
+pool keyed by the file's identity (real path, size, mtime, inode), so an edited
+file is reopened and never served stale. Only the rows and columns a request needs
+are ever read. Nothing is written anywhere near the maps.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..catalogue.inspect import NotAnImage, image_hdu_index, parse_units
+from ..catalogue.model import ArrayProvider, FitsProvider
+from .geometry import CarGeometry
+
+
+class LayerUnavailable(Exception):
+    """A layer's data cannot be read; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def file_identity(path: str | os.PathLike) -> tuple[str, int, int, int]:
+    real = os.path.realpath(os.fspath(path))
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        raise LayerUnavailable(f"{path}: no such file", status=404) from None
+    except OSError as exc:
+        raise LayerUnavailable(f"{path}: cannot be read ({exc.strerror})", status=403) from None
+    return real, st.st_size, st.st_mtime_ns, st.st_ino
+
+
+class Plane:
+    """One 2-D plane: geometry plus a ``read(rows, cols)`` returning float32."""
+
+    identity: tuple
+    shape: tuple[int, int]
+    geometry: CarGeometry
+    units: str | None
+    wcs: Any
+
+    def read(self, rows: slice, cols: slice) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def gather(self, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
+        """Values at rows ``ii`` × columns ``jj`` (−1 = outside: NaN), float32.
+
+        Reads one rectangular block per run of nearby indices, so a tile straddling
+        the RA seam of a full-sky map reads two narrow blocks, not the whole width.
+        """
+        out = np.full((len(ii), len(jj)), np.nan, dtype=np.float32)
+        row_runs = _runs(ii)
+        col_runs = _runs(jj)
+        for rsel, r0, r1 in row_runs:
+            rpos, rsrc = _as_slices(rsel, ii[rsel] - r0)
+            for csel, c0, c1 in col_runs:
+                cpos, csrc = _as_slices(csel, jj[csel] - c0)
+                block = self.read(slice(r0, r1), slice(c0, c1))
+                if isinstance(rpos, slice) and isinstance(cpos, slice):
+                    out[rpos, cpos] = block[rsrc, csrc]
+                else:
+                    out[np.ix_(rsel, csel)] = block[np.ix_(ii[rsel] - r0, jj[csel] - c0)]
+        return out
+
+
+def _as_slices(pos: np.ndarray, src: np.ndarray) -> tuple[Any, Any]:
+    """Slices equivalent to the index arrays when both are unit-step runs (the common case)."""
+    n = len(pos)
+    if n and pos[-1] - pos[0] == n - 1 and (n == 1 or abs(src[-1] - src[0]) == n - 1):
+        step = 1 if n == 1 or src[-1] >= src[0] else -1
+        if n == 1 or np.all(np.diff(src) == step):
+            stop = src[-1] + step
+            return slice(int(pos[0]), int(pos[-1]) + 1), slice(
+                int(src[0]), None if stop < 0 else int(stop), step
+            )
+    return pos, src
+
+
+def _runs(idx: np.ndarray) -> list[tuple[np.ndarray, int, int]]:
+    """Split valid indices into clusters of nearby values: (positions, lo, hi+1)."""
+    pos = np.flatnonzero(idx >= 0)
+    if pos.size == 0:
+        return []
+    vals = idx[pos]
+    order = np.argsort(vals, kind="stable")
+    sorted_vals = vals[order]
+    breaks = np.flatnonzero(np.diff(sorted_vals) > 64) + 1
+    runs = []
+    for part in np.split(np.arange(len(sorted_vals)), breaks):
+        sel = np.sort(pos[order[part]])
+        runs.append((sel, int(sorted_vals[part[0]]), int(sorted_vals[part[-1]]) + 1))
+    return runs
+
+
+class FitsPlane(Plane):
+    def __init__(self, provider: FitsProvider, hdul: Any, identity: tuple) -> None:
+        path = provider.filename
+        hdu_index = image_hdu_index(hdul, provider.hdu, path)
+        hdu = hdul[hdu_index]
+        header = hdu.header
+        full_shape = tuple(int(n) for n in hdu.shape)
+        leading = full_shape[:-2]
+        n_planes = math.prod(leading) if leading else 1
+        if provider.index is None:
+            if n_planes != 1:
+                raise NotAnImage(
+                    f"{path}: HDU {hdu_index} holds {n_planes} planes {full_shape}; give an index"
+                )
+            self._plane_index: tuple[int, ...] = (0,) * len(leading)
+        else:
+            if not 0 <= provider.index < n_planes:
+                raise NotAnImage(
+                    f"{path}: index {provider.index} is out of range for "
+                    f"HDU {hdu_index} with {n_planes} planes {full_shape}"
+                )
+            self._plane_index = tuple(int(k) for k in np.unravel_index(provider.index, leading))
+        self.identity = (*identity, hdu_index, provider.index)
+        self.shape = full_shape[-2:]
+        self.hdu_index = hdu_index
+        self.units = parse_units(header.get("BUNIT"))
+        self._name = f"{os.path.basename(path)}[{hdu_index}]"
+        from astropy.wcs import WCS, FITSFixedWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            try:
+                wcs = WCS(header, naxis=2) if len(full_shape) > 2 else WCS(header)
+            except Exception as exc:
+                raise LayerUnavailable(f"{self._name}: unreadable WCS ({exc})") from None
+        self.wcs = wcs.celestial if wcs.has_celestial else wcs
+        self.geometry = CarGeometry.from_wcs(wcs, self.shape, name=self._name)
+        self._compressed = type(hdu).__name__ == "CompImageHDU"
+        self._lock = threading.Lock()
+        self._hdu = hdu
+        bscale = float(header.get("BSCALE", 1.0))
+        bzero = float(header.get("BZERO", 0.0))
+        self._scale = None if (bscale, bzero) == (1.0, 0.0) or self._compressed else (bscale, bzero)
+        blank = header.get("BLANK") if header.get("BITPIX", -32) > 0 else None
+        self._blank = None if blank is None or self._compressed else int(blank)
+        if not self._compressed:
+            try:
+                data = hdu.data
+            except Exception as exc:
+                raise LayerUnavailable(f"{self._name}: data cannot be read ({exc})") from None
+            if data is None or tuple(data.shape) != full_shape:
+                raise LayerUnavailable(f"{self._name}: the data unit is missing or truncated")
+            self._data = data[self._plane_index] if self._plane_index else data
+
+    def read(self, rows: slice, cols: slice) -> np.ndarray:
+        try:
+            if self._compressed:
+                with self._lock:
+                    raw = self._hdu.section[(*self._plane_index, rows, cols)]
+                return np.asarray(raw, dtype=np.float32)
+            raw = self._data[rows, cols]
+            out = np.asarray(raw, dtype=np.float32)
+        except (OSError, ValueError, TypeError) as exc:
+            raise LayerUnavailable(f"{self._name}: read failed ({exc})") from None
+        if self._blank is not None:
+            bad = raw == self._blank
+        if self._scale is not None:
+            out *= np.float32(self._scale[0])
+            out += np.float32(self._scale[1])
+        if self._blank is not None and bad.any():
+            out[bad] = np.nan
+        return out
+
+
+class ArrayPlane(Plane):
+    def __init__(self, provider: ArrayProvider) -> None:
+        array = provider.array
+        if array.ndim != 2:
+            raise NotAnImage(f"an in-memory map must be 2-D, not shape {array.shape}")
+        self.identity = ("array", provider.token)
+        self.shape = tuple(int(n) for n in array.shape)
+        self.units = provider.units
+        self._array = array
+        self.wcs = provider.wcs.celestial if provider.wcs.has_celestial else provider.wcs
+        self.geometry = CarGeometry.from_wcs(provider.wcs, self.shape, name="in-memory map")
+
+    def read(self, rows: slice, cols: slice) -> np.ndarray:
+        return np.asarray(self._array[rows, cols], dtype=np.float32)
+
+
+@dataclass
+class _Entry:
+    identity: tuple
+    hdul: Any
+
+
+class PlanePool:
+    """Opens planes on demand and keeps the most recently used files open.
+
+    Evicted files are not closed explicitly: another thread may still be reading
+    from their memory map; dropping the last reference closes them.
+    """
+
+    def __init__(self, max_files: int = 64) -> None:
+        self.max_files = max_files
+        self._files: OrderedDict[str, _Entry] = OrderedDict()
+        self._planes: dict[tuple, Plane] = {}
+        self._failures: dict[tuple, LayerUnavailable] = {}
+        self._lock = threading.Lock()
+
+    def plane(self, provider: FitsProvider | ArrayProvider) -> Plane:
+        if isinstance(provider, ArrayProvider):
+            key = ("array", provider.token)
+            with self._lock:
+                plane = self._planes.get(key)
+            if plane is None:
+                try:
+                    plane = ArrayPlane(provider)
+                except (NotAnImage, ValueError) as exc:
+                    raise LayerUnavailable(str(exc)) from None
+                with self._lock:
+                    self._planes[key] = plane
+            return plane
+        identity = file_identity(provider.filename)
+        key = (identity, provider.hdu, provider.index)
+        with self._lock:
+            plane = self._planes.get(key)
+            failure = self._failures.get(key)
+            if plane is not None:
+                self._files.move_to_end(identity[0])
+                return plane
+        if failure is not None:
+            raise failure
+        try:
+            hdul = self._open(identity)
+            plane = FitsPlane(provider, hdul, identity)
+        except LayerUnavailable as exc:
+            self._remember_failure(key, exc)
+            raise
+        except (NotAnImage, ValueError) as exc:
+            failure = LayerUnavailable(str(exc))
+            self._remember_failure(key, failure)
+            raise failure from None
+        with self._lock:
+            self._planes[key] = plane
+        return plane
+
+    def _remember_failure(self, key: tuple, exc: LayerUnavailable) -> None:
+        with self._lock:
+            self._failures[key] = exc
+            if len(self._failures) > 1024:
+                self._failures.pop(next(iter(self._failures)))
+
+    def _open(self, identity: tuple) -> Any:
+        from astropy.io import fits
+
+        path = identity[0]
+        with self._lock:
+            entry = self._files.get(path)
+            if entry is not None and entry.identity == identity:
+                self._files.move_to_end(path)
+                return entry.hdul
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                hdul = fits.open(
+                    path,
+                    mode="readonly",
+                    memmap=True,
+                    lazy_load_hdus=False,
+                    do_not_scale_image_data=True,
+                )
+        except FileNotFoundError:
+            raise LayerUnavailable(f"{path}: no such file", status=404) from None
+        except PermissionError:
+            raise LayerUnavailable(f"{path}: permission denied", status=403) from None
+        except Exception as exc:  # astropy raises OSError, ValueError, VerifyError, …
+            raise LayerUnavailable(f"{path}: not a readable FITS file ({exc})") from None
+        with self._lock:
+            self._files[path] = _Entry(identity, hdul)
+            self._files.move_to_end(path)
+            stale = [k for k in self._planes if k[0][0] == path and k[0] != identity]
+            for k in stale:
+                del self._planes[k]
+            while len(self._files) > self.max_files:
+                old_path, _ = self._files.popitem(last=False)
+                for k in [k for k in self._planes if k[0][0] == old_path]:
+                    del self._planes[k]
+        return hdul

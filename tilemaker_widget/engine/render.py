@@ -1,0 +1,143 @@
+"""Colour a data tile on the server: colormaps, stretches and image encoding.
+
+The same stretch formulas run in the browser (js/src/colour.js), so a tile coloured
+here and one coloured client-side look the same. Colour index = floor(t · 256) for
+t in [0, 1] as matplotlib does, NaN transparent.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+STRETCHES = ("linear", "log", "sqrt", "asinh", "abs")
+BAD_RGB = (221, 221, 221)  # JPEG has no alpha: NaN shows as light grey, as in TileMaker
+_cmap_lock = threading.Lock()
+
+
+class RenderError(ValueError):
+    """Bad rendering parameters (unknown colormap, empty range, …)."""
+
+
+@lru_cache(maxsize=1)
+def colormap_names() -> tuple[str, ...]:
+    import matplotlib
+
+    return tuple(sorted(matplotlib.colormaps, key=str.lower))
+
+
+@lru_cache(maxsize=512)
+def lut(name: str) -> np.ndarray:
+    """256 × 4 uint8 RGBA table for a matplotlib colormap (``_r`` names included)."""
+    import matplotlib
+
+    with _cmap_lock:
+        try:
+            cmap = matplotlib.colormaps[name]
+        except KeyError:
+            raise RenderError(f"unknown colormap {name!r}") from None
+        table = cmap(np.linspace(0.0, 1.0, 256))
+    return np.round(table * 255).astype(np.uint8)
+
+
+def lut_json(name: str) -> dict:
+    table = lut(name)
+    return {
+        "name": name,
+        "lut": base64.b64encode(table.tobytes()).decode(),
+        "under": table[0].tolist(),
+        "over": table[-1].tolist(),
+        "bad": [0, 0, 0, 0],
+    }
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    cmap: str = "viridis"
+    vmin: float = -100.0
+    vmax: float = 100.0
+    stretch: str = "linear"
+    absolute: bool = False
+
+    def validate(self) -> RenderOptions:
+        if self.stretch not in STRETCHES:
+            raise RenderError(f"unknown stretch {self.stretch!r}; use one of {', '.join(STRETCHES)}")
+        if not (np.isfinite(self.vmin) and np.isfinite(self.vmax)):
+            raise RenderError("vmin and vmax must be finite numbers")
+        if self.vmin >= self.vmax:
+            raise RenderError(f"vmin ({self.vmin:g}) must be less than vmax ({self.vmax:g})")
+        if self.stretch == "log" and self.vmin <= 0:
+            raise RenderError("a log stretch needs vmin > 0")
+        lut(self.cmap)
+        return self
+
+
+def normalise(values: np.ndarray, opts: RenderOptions) -> np.ndarray:
+    """Map values to t (0 at vmin, 1 at vmax) with the stretch; NaN stays NaN."""
+    v = np.abs(values) if (opts.absolute or opts.stretch == "abs") else values
+    lo, hi = np.float32(opts.vmin), np.float32(opts.vmax)
+    if opts.stretch == "log":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.log10(np.where(v > 0, v / lo, np.nan)) / np.log10(hi / lo)
+        return np.where(np.isfinite(values) & ~np.isfinite(t), -1.0, t).astype(np.float32)
+    t = (v - lo) / (hi - lo)
+    if opts.stretch == "sqrt":
+        t = np.sqrt(np.clip(t, 0, None))
+    elif opts.stretch == "asinh":
+        t = np.arcsinh(t / 0.1) / np.arcsinh(1 / 0.1)
+    return t.astype(np.float32, copy=False)
+
+
+def colour_indices(values: np.ndarray, opts: RenderOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Colour index 0–255 per pixel and the NaN mask."""
+    t = normalise(values, opts)
+    bad = np.isnan(t)
+    idx = np.floor(np.nan_to_num(t, nan=0.0) * 256.0)
+    np.clip(idx, 0, 255, out=idx)
+    return idx.astype(np.uint8), bad
+
+
+def encode_image(values: np.ndarray, opts: RenderOptions, ext: str) -> bytes:
+    """PNG (palette when there is no NaN, else RGBA), WebP (lossless) or JPEG."""
+    from PIL import Image
+
+    table = lut(opts.cmap)
+    idx, bad = colour_indices(values, opts)
+    has_bad = bool(bad.any())
+    out = io.BytesIO()
+    if ext == "png":
+        if not has_bad:
+            img = Image.frombuffer("P", idx.shape[::-1], idx.tobytes(), "raw", "P", 0, 1)
+            img.putpalette(table[:, :3].tobytes())
+            img.save(out, format="PNG", compress_level=1)
+        else:
+            rgba = table[idx]
+            rgba[bad] = 0
+            Image.fromarray(rgba, "RGBA").save(out, format="PNG", compress_level=1)
+    elif ext == "webp":
+        rgba = table[idx]
+        rgba[bad] = 0
+        Image.fromarray(rgba, "RGBA").save(out, format="WEBP", lossless=True, quality=0, method=0)
+    elif ext in ("jpg", "jpeg"):
+        rgb = table[idx][..., :3]
+        rgb[bad] = BAD_RGB
+        Image.fromarray(rgb, "RGB").save(out, format="JPEG", quality=90)
+    else:
+        raise RenderError(f"unknown image format {ext!r}")
+    return out.getvalue()
+
+
+def colourbar_png(name: str, width: int = 256, height: int = 8) -> bytes:
+    from PIL import Image
+
+    table = lut(name)
+    row = table[np.linspace(0, 255, width).astype(int)]
+    img = Image.fromarray(np.repeat(row[None], height, axis=0), "RGBA")
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()

@@ -1,0 +1,375 @@
+"""`TileViewer`: the anywidget that shows sky maps in a notebook cell.
+
+The kernel holds a catalogue of every layer the viewer shows (files and in-memory
+arrays) and answers the front end's API requests over the comm. When the server
+extension is reachable, the front end registers the file layers there and fetches
+their tiles over HTTP instead (same layer ids, same paths), so tiles keep flowing
+while the kernel is busy.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, observe, validate
+
+from .api import Api, PathPolicy
+from .catalogue.config import load_config
+from .catalogue.inspect import band_name, default_style, layers_from_fits, parse_units
+from .catalogue.model import ArrayProvider, Band, Catalogue, FitsProvider, Layer, Map, MapGroup
+from .engine import Engine
+from .engine.render import STRETCHES, RenderError, lut
+
+STATIC = Path(__file__).parent / "static"
+_MISSING_BUNDLE = """
+export default { render({ el }) {
+  el.textContent = "tilemaker-widget: the front-end bundle is missing; build it with " +
+    "'npm --prefix js install && npm --prefix js run build' (scripts/setup.sh does this).";
+} };
+"""
+
+_engine: Engine | None = None
+_executor: ThreadPoolExecutor | None = None
+_shared_lock = threading.Lock()
+
+
+def _shared() -> tuple[Engine, ThreadPoolExecutor]:
+    """One engine (and cache) per kernel, shared by every viewer."""
+    global _engine, _executor
+    with _shared_lock:
+        if _engine is None:
+            from .cache import MemoryCache
+
+            _engine = Engine(MemoryCache(256 * 2**20))
+            _executor = ThreadPoolExecutor(4, thread_name_prefix="tilemaker-comm")
+        return _engine, _executor
+
+
+# -- turning user input into a catalogue ------------------------------------------
+def _is_wcs(obj: Any) -> bool:
+    return hasattr(obj, "wcs") and hasattr(obj, "pixel_to_world")
+
+
+def _array_layers(array: Any, wcs: Any, name: str, units: str | None = None) -> list[Layer]:
+    import numpy as np
+
+    from .engine.geometry import CarGeometry
+
+    a = np.asarray(array)
+    if a.ndim < 2:
+        raise ValueError(f"{name}: a map needs at least two axes, not shape {a.shape}")
+    planes = a.reshape(-1, *a.shape[-2:])
+    celestial = wcs.celestial if getattr(wcs, "has_celestial", False) else wcs
+    CarGeometry.from_wcs(celestial, planes.shape[-2:], name=name)  # fail early, clearly
+    names = ["I", "Q", "U"] if len(planes) == 3 else [f"{k}" for k in range(len(planes))]
+    if len(planes) == 1:
+        names = [name]
+    out = []
+    for k, plane in enumerate(planes):
+        comp = names[k] if len(planes) == 3 else None
+        out.append(
+            Layer(
+                layer_id="m" + os.urandom(7).hex(),
+                name=names[k],
+                description=f"in-memory {name}",
+                provider=ArrayProvider(plane, celestial, units),
+                units=units,
+                **default_style("sky", comp, units),
+            )
+        )
+    return out
+
+
+def _map_group(layers: list[Layer], name: str, key: str) -> MapGroup:
+    return MapGroup(
+        map_group_id="notebook",
+        name="Notebook",
+        maps=[Map(map_id=f"map-{key}", name=name, bands=[Band(band_id=f"band-{key}", name=band_name(name), layers=layers)])],
+    )
+
+
+def build_catalogue(maps: Any) -> Catalogue:
+    """A catalogue from anything `TileViewer` accepts (see its docstring)."""
+    cat = Catalogue()
+    for item in _flatten(maps):
+        if isinstance(item, Catalogue):
+            cat.merge(item)
+        elif isinstance(item, (str, os.PathLike)):
+            path = Path(os.path.expanduser(os.fspath(item)))
+            if path.suffix.lower() == ".json":
+                cat.merge(load_config(path))
+                continue
+            if not path.exists():
+                raise FileNotFoundError(f"{path}: no such file")
+            layers = layers_from_fits(path)
+            cat.add_map_group(_map_group(layers, path.name, layers[0].layer_id))
+        elif isinstance(item, tuple) and len(item) == 2 and _is_wcs(item[1]):
+            layers = _array_layers(item[0], item[1], "array")
+            cat.add_map_group(_map_group(layers, "array", layers[0].layer_id))
+        elif hasattr(item, "header") and hasattr(item, "data"):  # an astropy HDU
+            from astropy.wcs import WCS
+
+            if item.data is None:
+                raise ValueError("this HDU holds no data")
+            name = item.header.get("EXTNAME") or "HDU"
+            units = parse_units(item.header.get("BUNIT"))
+            wcs = WCS(item.header, naxis=2) if item.data.ndim > 2 else WCS(item.header)
+            layers = _array_layers(item.data, wcs, name, units)
+            cat.add_map_group(_map_group(layers, name, layers[0].layer_id))
+        elif hasattr(item, "wcs") and hasattr(item, "shape") and _is_wcs(item.wcs):  # pixell ndmap
+            layers = _array_layers(item, item.wcs, "ndmap")
+            cat.add_map_group(_map_group(layers, "ndmap", layers[0].layer_id))
+        else:
+            raise TypeError(
+                f"cannot show {type(item).__name__}: give FITS paths or globs, a TileMaker "
+                "config JSON, an astropy HDU/HDUList, (array, WCS) or a pixell ndmap"
+            )
+    if not len(cat):
+        raise ValueError("no maps to show")
+    return cat
+
+
+def _flatten(maps: Any) -> Iterable[Any]:
+    if isinstance(maps, (str, os.PathLike)):
+        text = os.path.expanduser(os.fspath(maps))
+        if any(ch in text for ch in "*?["):
+            found = sorted(glob.glob(text))
+            if not found:
+                raise FileNotFoundError(f"no files match {text!r}")
+            yield from found
+        else:
+            yield maps
+    elif isinstance(maps, tuple) and len(maps) == 2 and _is_wcs(maps[1]):
+        yield maps
+    elif type(maps).__name__ == "HDUList":
+        yield next(h for h in maps if h.data is not None and h.data.ndim >= 2)
+    elif isinstance(maps, (list, tuple)):
+        for m in maps:
+            yield from _flatten(m)
+    else:
+        yield maps
+
+
+class TileViewer(anywidget.AnyWidget):
+    """Pan and zoom huge CAR sky maps in a notebook cell.
+
+    Parameters
+    ----------
+    maps
+        FITS path(s) or a glob (``"maps/*.fits"``), a TileMaker config JSON path, an
+        astropy HDU or HDUList, ``(array, wcs)``, a pixell ``ndmap``, a `Catalogue`,
+        or a list mixing these. A (3, ny, nx) map becomes three layers I, Q, U.
+    **state
+        Initial values of the synced traits: ``layer``, ``cmap``, ``vmin``, ``vmax``,
+        ``stretch``, ``center`` (RA, Dec in degrees), ``zoom``, ``height``,
+        ``ra_left``, ``graticule``.
+
+    Examples
+    --------
+    >>> v = TileViewer("act_f090_map.fits", cmap="RdBu_r", vmin=-300, vmax=300)
+    >>> v.layer = v.layers[1]["id"]       # show Q
+    >>> v.center = [150.0, 2.2]; v.zoom = 4
+    """
+
+    _esm = STATIC / "widget.js" if (STATIC / "widget.js").exists() else _MISSING_BUNDLE
+    _css = STATIC / "widget.css" if (STATIC / "widget.css").exists() else ""
+
+    layers = List(Dict(), read_only=True, help="Layer descriptions (read-only).").tag(sync=True)
+    layer = Unicode(help="Id of the layer shown.").tag(sync=True)
+    cmap = Unicode("RdBu_r", help="Matplotlib colormap name ('_r' reverses).").tag(sync=True)
+    vmin = Float(-500.0, help="Colour range minimum, in the layer's units.").tag(sync=True)
+    vmax = Float(500.0, help="Colour range maximum, in the layer's units.").tag(sync=True)
+    stretch = traitlets.Enum(STRETCHES, "linear", help="Colour stretch.").tag(sync=True)
+    center = List(Float(), [0.0, 0.0], minlen=2, maxlen=2, help="[RA, Dec] in degrees.").tag(sync=True)
+    zoom = Float(1.0, help="Zoom level (= tile level; fractional allowed).").tag(sync=True)
+    height = Int(500, min=100, help="Height in pixels.").tag(sync=True)
+    ra_left = Bool(True, help="RA increases to the left (sky convention).").tag(sync=True)
+    graticule = Bool(True, help="Draw the RA/Dec grid.").tag(sync=True)
+    _transport = Unicode("").tag(sync=True)
+    _error = Unicode("").tag(sync=True)
+    _render_count = Int(0).tag(sync=True)
+
+    def __init__(self, maps: Any, **state: Any) -> None:
+        self.catalogue = build_catalogue(maps)
+        engine, self._executor = _shared()
+        self._api = Api(self.catalogue, engine, PathPolicy(enabled=False))
+        entries = [self._entry(g, m, b, x) for g, m, b, x in self.catalogue.walk()]
+        first = entries[0]
+        super().__init__()
+        self.set_trait("layers", entries)
+        with self.hold_trait_notifications():
+            self.layer = state.pop("layer", first["id"])
+            self._apply_layer_defaults(self.layer)
+            if "vmin" in state and "vmax" in state:
+                self.vmin, self.vmax = state.pop("vmin"), state.pop("vmax")
+            for key, value in state.items():
+                if not self.has_trait(key) or key.startswith("_") or key == "layers":
+                    raise TypeError(f"TileViewer got an unknown argument {key!r}")
+                setattr(self, key, value)
+        if "center" not in state:
+            self.center = self._default_center(self.layer)
+        self.on_msg(self._on_front_end_message)
+
+    # -- layer bookkeeping ----------------------------------------------------
+    def _entry(self, g: MapGroup, m: Map, b: Band, layer: Layer) -> dict[str, Any]:
+        p = layer.provider
+        entry = {
+            "id": layer.layer_id,
+            "name": layer.name,
+            "group": g.name,
+            "map": m.name,
+            "band": b.name,
+            "units": layer.units,
+            "quantity": layer.quantity,
+            "cmap": layer.cmap or "RdBu_r",
+            "transport": "http" if isinstance(p, FitsProvider) else "comm",
+            "source": (
+                {"path": os.fspath(p.filename), "hdu": p.hdu, "index": p.index}
+                if isinstance(p, FitsProvider)
+                else None
+            ),
+        }
+        try:
+            info = self._api.engine.describe(layer)
+            entry["shape"] = info["shape"]
+            entry["units"] = entry["units"] or info.get("map_units")
+            entry["vmin"], entry["vmax"] = self._api.engine.resolve_range(layer)
+        except Exception as exc:  # shown in the widget, the other layers still work
+            entry.update(shape=None, vmin=-1.0, vmax=1.0, error=str(exc))
+        return entry
+
+    def _layer_entry(self, layer_id: str) -> dict[str, Any]:
+        return next(e for e in self.layers if e["id"] == layer_id)
+
+    def _apply_layer_defaults(self, layer_id: str) -> None:
+        e = self._layer_entry(layer_id)
+        with self.hold_trait_notifications():
+            self.vmin, self.vmax = e["vmin"], e["vmax"]
+            self.cmap = e["cmap"]
+
+    def _default_center(self, layer_id: str) -> list[float]:
+        layer = self.catalogue.layer(layer_id)
+        try:
+            b = self._api.engine.describe(layer)
+        except Exception:
+            return [0.0, 0.0]
+        left, right = b["bounding_left"], b["bounding_right"]
+        if right < left:
+            right += 360.0
+        ra = ((left + right) / 2.0) % 360.0
+        return [ra, (b["bounding_top"] + b["bounding_bottom"]) / 2.0]
+
+    @validate("layer")
+    def _check_layer(self, proposal: Any) -> str:
+        value = proposal["value"]
+        ids = [e["id"] for e in self.layers]
+        if value not in ids:
+            names = ", ".join(f"{e['id']} ({e['name']})" for e in self.layers[:12])
+            raise TraitError(f"unknown layer {value!r}; this viewer has: {names}")
+        return value
+
+    @observe("layer")
+    def _layer_changed(self, change: Any) -> None:
+        if change["old"]:
+            self._apply_layer_defaults(change["new"])
+
+    @validate("cmap")
+    def _check_cmap(self, proposal: Any) -> str:
+        try:
+            lut(proposal["value"])
+        except RenderError as exc:
+            raise TraitError(str(exc)) from None
+        return proposal["value"]
+
+    @validate("vmin", "vmax")
+    def _check_range(self, proposal: Any) -> float:
+        import math
+
+        value = proposal["value"]
+        if not math.isfinite(value):
+            raise TraitError(f"{proposal['trait'].name} must be finite")
+        other = self.vmax if proposal["trait"].name == "vmin" else self.vmin
+        lo, hi = (value, other) if proposal["trait"].name == "vmin" else (other, value)
+        if not lo < hi:
+            raise TraitError(
+                f"vmin ({lo:g}) must be less than vmax ({hi:g}); use set_range(vmin, vmax) "
+                "to change both at once"
+            )
+        return value
+
+    @validate("center")
+    def _check_center(self, proposal: Any) -> list[float]:
+        ra, dec = (float(v) for v in proposal["value"])
+        if not -90.0 <= dec <= 90.0:
+            raise TraitError(f"Dec must be within [-90, 90], not {dec:g}")
+        return [ra % 360.0, dec]
+
+    def set_range(self, vmin: float, vmax: float) -> None:
+        """Set both ends of the colour range at once (checked together)."""
+        if not vmin < vmax:
+            raise ValueError(f"vmin ({vmin:g}) must be less than vmax ({vmax:g})")
+        with self.hold_trait_notifications():
+            self.vmin, self.vmax = float(vmin), float(vmax)
+
+    # -- Python-side answers ---------------------------------------------------
+    def pixel_value(self, ra: float, dec: float, layer: str | None = None) -> float | None:
+        """The map value at (RA, Dec) in degrees for the current (or given) layer."""
+        lyr = self.catalogue.layer(layer or self.layer)
+        return self._api.engine.pixel(lyr, ra, dec)["value"]
+
+    # -- comm transport -------------------------------------------------------
+    def _on_front_end_message(self, _widget: Any, content: Any, buffers: list) -> None:
+        if not isinstance(content, dict) or content.get("kind") != "api":
+            return
+        self._executor.submit(self._answer, content)
+
+    def _answer(self, content: dict[str, Any]) -> None:
+        body = content.get("body")
+        if body is not None and not isinstance(body, (bytes, bytearray)):
+            import json
+
+            body = json.dumps(body).encode()
+        query = {str(k): str(v) for k, v in (content.get("query") or {}).items()}
+        try:
+            response = self._api.handle(
+                str(content.get("method", "GET")).upper(), str(content.get("path", "")), query, body
+            )
+        except Exception as exc:  # the comm has no status line of its own; say what broke
+            from .api import Response
+
+            response = Response.error(500, f"kernel failed answering {content.get('path')}: {exc}")
+        self.send(
+            {
+                "kind": "api",
+                "id": content.get("id"),
+                "status": response.status,
+                "content_type": response.content_type,
+            },
+            buffers=[response.body] if response.body else [],
+        )
+
+
+def link_views(*viewers: TileViewer, traits: tuple[str, ...] = ("center", "zoom")) -> list[Any]:
+    """Keep several viewers in step (in the browser, no kernel round trip).
+
+    Returns the link objects; call ``.unlink()`` on them to stop.
+    """
+    from ipywidgets import jslink
+
+    if len(viewers) < 2:
+        raise ValueError("link_views needs at least two viewers")
+    links = []
+    for other in viewers[1:]:
+        for name in traits:
+            if not viewers[0].has_trait(name):
+                raise ValueError(f"TileViewer has no trait {name!r}")
+            links.append(jslink((viewers[0], name), (other, name)))
+    return links
