@@ -1,0 +1,253 @@
+"""``tilemaker-widget``: genconfig, open, serve and dev.
+
+``open`` and ``serve`` start a plain ``jupyter server`` with the extension (nothing
+else to install or run) and print the URL of the full-page viewer, token included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+
+def _free_port(preferred: int | None) -> int:
+    if preferred:
+        return preferred
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cmd_genconfig(args: argparse.Namespace) -> int:
+    from .catalogue.config import catalogue_to_dict
+    from .catalogue.inspect import catalogue_from_fits
+
+    fits_files = [f for f in args.files if not f.lower().endswith((".json", ".csv"))]
+    catalogues = [f for f in args.files if f.lower().endswith((".json", ".csv"))]
+    if not fits_files:
+        print("genconfig: give at least one FITS file", file=sys.stderr)
+        return 2
+    try:
+        cat = catalogue_from_fits(fits_files, group_name=args.name)
+    except (OSError, ValueError) as exc:
+        print(f"genconfig: {exc}", file=sys.stderr)
+        return 1
+    config = catalogue_to_dict(cat)
+    config["source_groups"] = [
+        {
+            "source_group_id": f"sources-{k}",
+            "name": Path(c).name,
+            "provider": {
+                "file_type": "csv" if c.lower().endswith(".csv") else "json",
+                "filename": str(Path(c).resolve()),
+            },
+        }
+        for k, c in enumerate(catalogues)
+    ]
+    text = json.dumps(config, indent=1)
+    if args.output in (None, "-"):
+        print(text)
+    else:
+        Path(args.output).write_text(text)
+        n = sum(len(b["layers"]) for g in config["map_groups"] for m in g["maps"] for b in m["bands"])
+        print(f"wrote {args.output}: {n} layers from {len(fits_files)} files", file=sys.stderr)
+    return 0
+
+
+def _wait_ready(url: str, token: str, proc: subprocess.Popen, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            req = urllib.request.Request(url + "tilemaker/status", headers={"Authorization": f"token {token}"})
+            with urllib.request.urlopen(req, timeout=2) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def _warm(url: str, token: str) -> None:
+    """Read the first layer's statistics and overview, showing progress."""
+
+    def get(path: str) -> bytes:
+        req = urllib.request.Request(url + "tilemaker/" + path, headers={"Authorization": f"token {token}"})
+        with urllib.request.urlopen(req, timeout=600) as r:
+            return r.read()
+
+    try:
+        layers = json.loads(get("layers"))
+    except OSError as exc:
+        print(f"  could not list layers: {exc}")
+        return
+    for layer in layers[:1]:
+        if "error" in layer:
+            print(f"  {layer['name']}: {layer['error']}")
+            continue
+        path = layer.get("provider", {}).get("filename", "")
+        size = os.path.getsize(path) / 2**20 if path and os.path.exists(path) else 0
+        print(f"  reading {layer['name']} ({Path(path).name}, {size:.0f} MiB): statistics…", end="", flush=True)
+        t0 = time.monotonic()
+        get(f"histograms/data/{layer['layer_id']}")
+        print(f" {time.monotonic() - t0:.1f} s; overview…", end="", flush=True)
+        t0 = time.monotonic()
+        for x in (0, 1):
+            get(f"layers/{layer['layer_id']}/0/0/{x}/tile.f16")
+        print(f" {time.monotonic() - t0:.1f} s")
+
+
+def run_server(config: Path | None, port: int | None, ip: str, token: str | None, open_browser: bool, extra: list[str], warm: bool = True) -> int:
+    port = _free_port(port)
+    token = secrets.token_hex(16) if token is None else token
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter_server",
+        "--no-browser",
+        f"--ServerApp.ip={ip}",
+        f"--ServerApp.port={port}",
+        f"--IdentityProvider.token={token}",
+        "--ServerApp.jpserver_extensions=tilemaker_widget=True",
+        *extra,
+    ]
+    if config is not None:
+        cmd.append(f"--TileMaker.config_path={config}")
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    proc = subprocess.Popen(cmd)
+    host = "localhost" if ip in ("127.0.0.1", "0.0.0.0", "") else ip
+    base = f"http://{host}:{port}/"
+    try:
+        if not _wait_ready(base, token, proc):
+            print("tilemaker-widget: the server did not start (see the messages above)", file=sys.stderr)
+            return 1
+        if warm:
+            _warm(base, token)
+        url = f"{base}tilemaker/" + (f"?token={token}" if token else "")
+        print(f"\n  tilemaker-widget is serving at\n\n      {url}\n\n  (Ctrl-C to stop)\n", flush=True)
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+        return proc.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    from .catalogue.config import catalogue_to_dict
+    from .catalogue.inspect import catalogue_from_fits
+
+    fits_files = [f for f in args.files if not f.lower().endswith((".json", ".csv"))]
+    others = [f for f in args.files if f not in fits_files]
+    if not fits_files:
+        print("open: give at least one FITS file", file=sys.stderr)
+        return 2
+    try:
+        config = catalogue_to_dict(catalogue_from_fits(fits_files))
+    except (OSError, ValueError) as exc:
+        print(f"open: {exc}", file=sys.stderr)
+        return 1
+    config["source_groups"] = [
+        {
+            "source_group_id": f"sources-{k}",
+            "name": Path(c).name,
+            "provider": {"file_type": "csv" if c.endswith(".csv") else "json", "filename": str(Path(c).resolve())},
+        }
+        for k, c in enumerate(others)
+    ]
+    # The config goes in a private temporary folder, never beside the maps.
+    with tempfile.TemporaryDirectory(prefix="tilemaker-widget-") as tmp:
+        path = Path(tmp) / "config.json"
+        path.write_text(json.dumps(config))
+        return run_server(path, args.port, args.ip, args.token, args.browser, args.extra)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = Path(args.config).resolve()
+    if not config.exists():
+        print(f"serve: {config}: no such file", file=sys.stderr)
+        return 2
+    from .catalogue.config import ConfigError, load_config
+
+    try:
+        load_config(config)
+    except ConfigError as exc:
+        print(f"serve: {exc}", file=sys.stderr)
+        return 1
+    return run_server(config, args.port, args.ip, args.token, args.browser, args.extra)
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from .sample import write_sample
+
+    with tempfile.TemporaryDirectory(prefix="tilemaker-widget-dev-") as tmp:
+        print(f"writing a sample map ({args.res}′ I/Q/U, ivar, {args.sources} sources) to {tmp} …", flush=True)
+        paths = write_sample(tmp, res_arcmin=args.res, n_sources=args.sources)
+        return run_server(paths["config"], args.port, args.ip, args.token, args.browser, args.extra)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tilemaker-widget", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("genconfig", help="write a TileMaker config for FITS files")
+    p.add_argument("files", nargs="+", help="FITS maps, and source catalogues (.json/.csv)")
+    p.add_argument("-o", "--output", help="output file (default: stdout)")
+    p.add_argument("--name", default="Files", help="name of the map group")
+    p.set_defaults(func=cmd_genconfig)
+
+    def server_options(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+        q.add_argument("--ip", default="127.0.0.1", help="interface to listen on")
+        q.add_argument("--token", default=None, help="access token (default: random; '' for none)")
+        q.add_argument("--browser", action="store_true", help="open a web browser")
+        q.add_argument(
+            "--jupyter-arg",
+            dest="extra",
+            action="append",
+            default=[],
+            help="extra option for jupyter server, e.g. --jupyter-arg=--ServerApp.base_url=/maps/",
+        )
+
+    p = sub.add_parser("open", help="serve FITS files (and catalogues) in the full-page viewer")
+    p.add_argument("files", nargs="+")
+    server_options(p)
+    p.set_defaults(func=cmd_open)
+
+    p = sub.add_parser("serve", help="serve a TileMaker config file")
+    p.add_argument("--config", required=True)
+    server_options(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("dev", help="generate a sample map in a temporary folder and open it")
+    p.add_argument("--res", type=float, default=2.0, help="pixel scale in arcmin (default 2)")
+    p.add_argument("--sources", type=int, default=300)
+    server_options(p)
+    p.set_defaults(func=cmd_dev)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
