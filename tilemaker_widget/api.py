@@ -95,6 +95,8 @@ class Api:
         r("GET", r"layers/(?P<lid>[^/]+)", self.layer_info)
         r("GET", r"layers/(?P<lid>[^/]+)/(?P<z>-?\d+)/(?P<y>-?\d+)/(?P<x>-?\d+)/tile\.(?P<ext>\w+)", self.tile)
         r("GET", r"layers/(?P<lid>[^/]+)/pixel", self.pixel)
+        r("GET", r"layers/(?P<lid>[^/]+)/submap/(?P<left>[^/]+)/(?P<right>[^/]+)/(?P<top>[^/]+)/(?P<bottom>[^/]+)/image\.(?P<ext>\w+)", self.submap)
+        r("GET", r"analysis/aperture/(?P<lid>[^/]+)", self.aperture)
         r("GET", r"histograms/data/(?P<lid>[^/]+)", self.histogram)
         r("GET", r"histograms/(?P<cmap>[^/]+)\.png", self.colourbar)
         r("GET", r"colormaps", self.colormaps)
@@ -117,6 +119,7 @@ class Api:
         grants: Grants = None,
     ) -> Response:
         from .engine import LayerUnavailable, RenderError, TileOutOfRange
+        from .engine.cutout import CutoutError
 
         path = path.strip("/")
         query = query or {}
@@ -138,6 +141,8 @@ class Api:
                 return Response.error(400, str(exc))
             except LayerUnavailable as exc:
                 return Response.error(exc.status, str(exc))
+            except CutoutError as exc:
+                return Response.error(400, str(exc))
         if matched_path:
             return Response.error(405, f"{method} is not allowed on /{path}")
         return Response.error(404, f"no such API route: /{path}")
@@ -310,8 +315,6 @@ class Api:
 
     # -- pixels --------------------------------------------------------------
     def tile(self, lid: str, z: str, y: str, x: str, ext: str, query: dict[str, str], grants: Grants, **_: Any) -> Response:
-        from .engine import RenderOptions
-
         layer = self._layer(lid, grants)
         zi, yi, xi = int(z), int(y), int(x)
         flip = _flag(query, "flip")
@@ -323,13 +326,7 @@ class Api:
             return Response(200, body, DATA_TYPE, {"Cache-Control": TILE_CACHE_CONTROL})
         if ext not in IMAGE_TYPES:
             raise ApiError(400, f"unknown tile format {ext!r}; use png, webp, jpg, f16 or f32")
-        stretch = query.get("stretch", "log" if _flag(query, "log_norm") else "linear")
-        cmap = query.get("cmap") or layer.cmap or "viridis"
-        if "vmin" in query or "vmax" in query:
-            lo, hi = self._range_from_query(layer, query)
-        else:
-            lo, hi = self.engine.resolve_range(layer)
-        opts = RenderOptions(cmap, lo, hi, stretch, _flag(query, "abs")).validate()
+        opts = self._render_options(layer, query)
         body = self.engine.image_tile(layer, zi, yi, xi, "jpg" if ext == "jpeg" else ext, opts, flip)
         if body is None:
             raise ApiError(404, "tile has no data")
@@ -355,6 +352,39 @@ class Api:
         if not -90.0 <= dec <= 90.0:
             raise ApiError(400, f"dec must be within [-90, 90], not {dec:g}")
         return Response.json(self.engine.pixel(layer, ra, dec))
+
+    def _render_options(self, layer: Layer, query: dict[str, str]) -> Any:
+        from .engine import RenderOptions
+
+        stretch = query.get("stretch", "log" if _flag(query, "log_norm") else "linear")
+        cmap = query.get("cmap") or layer.cmap or "viridis"
+        if "vmin" in query or "vmax" in query:
+            lo, hi = self._range_from_query(layer, query)
+        else:
+            lo, hi = self.engine.resolve_range(layer)
+        return RenderOptions(cmap, lo, hi, stretch, _flag(query, "abs")).validate()
+
+    def submap(self, lid: str, left: str, right: str, top: str, bottom: str, ext: str, query: dict[str, str], grants: Grants, **_: Any) -> Response:
+        from .engine.cutout import SkyBox
+
+        layer = self._layer(lid, grants)
+        box = SkyBox(_number(left, "left"), _number(right, "right"), _number(top, "top"), _number(bottom, "bottom"))
+        ext = ext.lower()
+        if ext == "fits":
+            body = self.engine.cutout_file(layer, box, "fits")
+            name = f"{layer.name}_{left}_{right}_{top}_{bottom}.fits".replace(" ", "_")
+            return Response(200, body, "application/fits", {"Content-Disposition": f'attachment; filename="{name}"'})
+        if ext not in IMAGE_TYPES:
+            raise ApiError(400, f"unknown cutout format {ext!r}; use fits, png, webp or jpg")
+        opts = self._render_options(layer, query)
+        body = self.engine.cutout_file(layer, box, "jpg" if ext == "jpeg" else ext, opts)
+        return Response(200, body, IMAGE_TYPES[ext])
+
+    def aperture(self, lid: str, query: dict[str, str], grants: Grants, **_: Any) -> Response:
+        layer = self._layer(lid, grants)
+        ra, dec = _number(query.get("ra"), "ra"), _number(query.get("dec"), "dec")
+        radius = _number(query.get("radius"), "radius")
+        return Response.json({"layer_id": lid, **self.engine.aperture(layer, ra, dec, radius)})
 
     def histogram(self, lid: str, grants: Grants, **_: Any) -> Response:
         layer = self._layer(lid, grants)

@@ -270,6 +270,35 @@ class Engine:
             "n_sampled": int(values.size),
         }
 
+    def cutout(self, layer: Layer, box: Any) -> tuple[np.ndarray, Any]:
+        """Pixels inside a `cutout.SkyBox` and their WCS (see engine/cutout.py)."""
+        from . import cutout
+
+        return cutout.cut(self.prepare(layer).plane, box)
+
+    def cutout_file(self, layer: Layer, box: Any, ext: str, opts: Any = None) -> bytes:
+        """A cutout as FITS (float32, NaN kept, WCS) or as a picture (north up, east left)."""
+        from . import cutout
+
+        prep = self.prepare(layer)
+        data, wcs = cutout.cut(prep.plane, box)
+        if ext == "fits":
+            return cutout.fits_bytes(data, wcs, layer.units or prep.plane.units, layer.name)
+        return render.encode_image(cutout.sky_oriented(data, prep.plane), opts, ext)
+
+    def aperture(self, layer: Layer, ra: float, dec: float, radius_arcmin: float) -> dict[str, Any]:
+        """Mean, std, min, max of finite pixels within the radius (cached)."""
+        from . import cutout
+
+        prep = self.prepare(layer)
+        key = f"aperture|{prep.key}|{ra!r}|{dec!r}|{radius_arcmin!r}"
+        hit = self.cache.get(key)
+        if hit is not None:
+            return json.loads(hit)
+        result = cutout.aperture(prep.plane, ra, dec, radius_arcmin)
+        self.cache.set(key, json.dumps(result).encode())
+        return result
+
     def resolve_range(self, layer: Layer) -> tuple[float, float]:
         """The layer's vmin/vmax with "auto" (or missing) replaced by 1–99 percentiles."""
         vmin, vmax = layer.vmin, layer.vmax
