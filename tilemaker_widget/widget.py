@@ -193,6 +193,10 @@ class TileViewer(anywidget.AnyWidget):
     height = Int(500, min=100, help="Height in pixels.").tag(sync=True)
     ra_left = Bool(True, help="RA increases to the left (sky convention).").tag(sync=True)
     graticule = Bool(True, help="Draw the RA/Dec grid.").tag(sync=True)
+    catalogues = List(Dict(), read_only=True, help="Source catalogues shown (read-only; see add_catalogue).").tag(sync=True)
+    boxes = List(Dict(), help="Boxes: id, name, top_left_ra/dec, bottom_right_ra/dec (degrees).").tag(sync=True)
+    selected_box = Unicode("", help="Id of the selected box ('' for none).").tag(sync=True)
+    selected_source = Dict(allow_none=True, default_value=None, help="The source last clicked.").tag(sync=True)
     _transport = Unicode("").tag(sync=True)
     _error = Unicode("").tag(sync=True)
     _render_count = Int(0).tag(sync=True)
@@ -216,6 +220,10 @@ class TileViewer(anywidget.AnyWidget):
                 setattr(self, key, value)
         if "center" not in state:
             self.center = self._default_center(self.layer)
+        if self.catalogue.boxes and "boxes" not in state:
+            self.boxes = [b.to_json() for b in self.catalogue.boxes]
+        if self.catalogue.source_groups:
+            self.set_trait("catalogues", [self._catalogue_entry(sg.source_group_id, "#ffd400") for sg in self.catalogue.source_groups])
         self.on_msg(self._on_front_end_message)
 
     # -- layer bookkeeping ----------------------------------------------------
@@ -318,6 +326,104 @@ class TileViewer(anywidget.AnyWidget):
             raise ValueError(f"vmin ({vmin:g}) must be less than vmax ({vmax:g})")
         with self.hold_trait_notifications():
             self.vmin, self.vmax = float(vmin), float(vmax)
+
+    # -- catalogues -----------------------------------------------------------
+    def _catalogue_entry(self, sid: str, color: str) -> dict[str, Any]:
+        sg = self.catalogue.source_group(sid)
+        return {"id": sid, "name": sg.name, "color": color, "visible": True, "n": len(sg.sources)}
+
+    def add_catalogue(
+        self,
+        catalogue: Any,
+        name: str | None = None,
+        color: str = "#ffd400",
+        ra: str | None = None,
+        dec: str | None = None,
+        label: str | None = None,
+    ) -> str:
+        """Overlay a source catalogue; returns its id.
+
+        ``catalogue`` is an astropy Table, a pandas DataFrame, a list of dicts, an
+        astropy SkyCoord or a file (.csv, .ecsv, .json, .fits). RA/Dec columns (degrees)
+        are found by their usual names (ra/dec, RA/DEC, ra_deg, RAJ2000, …) or given as
+        ``ra=``/``dec=``; ``label`` names the column used as the source name.
+        """
+        from .catalogue.model import SourceGroup
+        from .tables import to_sources
+
+        sources = to_sources(catalogue, ra=ra, dec=dec, name=label)
+        if name is None:
+            name = Path(os.fspath(catalogue)).name if isinstance(catalogue, (str, os.PathLike)) else f"catalogue {len(self.catalogues) + 1}"
+        sid = "c" + os.urandom(5).hex()
+        self.catalogue.add_source_group(SourceGroup(source_group_id=sid, name=name, sources=sources))
+        self.set_trait("catalogues", [*self.catalogues, self._catalogue_entry(sid, color)])
+        return sid
+
+    def remove_catalogue(self, catalogue_id: str) -> None:
+        """Remove an overlaid catalogue by id (or by name)."""
+        match = [c for c in self.catalogues if catalogue_id in (c["id"], c["name"])]
+        if not match:
+            raise KeyError(f"no catalogue {catalogue_id!r}; have {[c['name'] for c in self.catalogues]}")
+        for c in match:
+            self.catalogue.remove_source_group(c["id"])
+        self.set_trait("catalogues", [c for c in self.catalogues if c not in match])
+
+    # -- boxes and cutouts ------------------------------------------------------
+    @validate("boxes")
+    def _check_boxes(self, proposal: Any) -> list[dict[str, Any]]:
+        out = []
+        for k, b in enumerate(proposal["value"]):
+            try:
+                box = {key: float(b[key]) for key in ("top_left_ra", "top_left_dec", "bottom_right_ra", "bottom_right_dec")}
+            except (KeyError, TypeError, ValueError):
+                raise TraitError(f"box {k} needs numeric top_left_ra/dec and bottom_right_ra/dec") from None
+            if not all(-90 <= box[d] <= 90 for d in ("top_left_dec", "bottom_right_dec")):
+                raise TraitError(f"box {k}: Dec must lie within [-90, 90]")
+            box["id"] = str(b.get("id") or b.get("box_id") or "b" + os.urandom(5).hex())
+            box["name"] = str(b.get("name") or f"box {k + 1}")
+            out.append(box)
+        return out
+
+    def add_box(self, ra1: float, dec1: float, ra2: float, dec2: float, name: str | None = None) -> str:
+        """Add a box with corners (ra1, dec1) and (ra2, dec2) in degrees; returns its id."""
+        bid = "b" + os.urandom(5).hex()
+        box = {"id": bid, "name": name or f"box {len(self.boxes) + 1}", "top_left_ra": ra1, "top_left_dec": max(dec1, dec2), "bottom_right_ra": ra2, "bottom_right_dec": min(dec1, dec2)}
+        self.boxes = [*self.boxes, box]
+        return bid
+
+    def remove_box(self, box_id: str) -> None:
+        if not any(b["id"] == box_id for b in self.boxes):
+            raise KeyError(f"no box {box_id!r}")
+        self.boxes = [b for b in self.boxes if b["id"] != box_id]
+        if self.selected_box == box_id:
+            self.selected_box = ""
+
+    def cutout(self, box: Any = None, layer: str | None = None) -> Any:
+        """The pixels of a box as an astropy ``PrimaryHDU`` (float32, NaN kept, WCS).
+
+        ``box`` is a box id, a dict like the entries of ``boxes``, or a tuple
+        ``(ra1, dec1, ra2, dec2)``; by default the selected box, else the last one.
+        """
+        from .engine.cutout import SkyBox, cutout_hdu
+
+        if box is None:
+            if not self.boxes:
+                raise ValueError("no box to cut: draw one or pass box=(ra1, dec1, ra2, dec2)")
+            box = next((b for b in self.boxes if b["id"] == self.selected_box), self.boxes[-1])
+        elif isinstance(box, str):
+            box = next((b for b in self.boxes if b["id"] == box or b["name"] == box), None)
+            if box is None:
+                raise KeyError("no such box")
+        if isinstance(box, dict):
+            sky = SkyBox(box["top_left_ra"], box["bottom_right_ra"], box["top_left_dec"], box["bottom_right_dec"])
+        else:
+            ra1, dec1, ra2, dec2 = (float(v) for v in box)
+            sky = SkyBox(ra1, ra2, dec1, dec2)
+        lyr = self.catalogue.layer(layer or self.layer)
+        if lyr is None:
+            raise KeyError(f"unknown layer {layer!r}")
+        data, wcs = self._api.engine.cutout(lyr, sky)
+        return cutout_hdu(data, wcs, lyr.units, lyr.name)
 
     # -- Python-side answers ---------------------------------------------------
     def pixel_value(self, ra: float, dec: float, layer: str | None = None) -> float | None:

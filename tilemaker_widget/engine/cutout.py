@@ -87,7 +87,8 @@ def cut(plane: Plane, box: SkyBox) -> tuple[np.ndarray, Any]:
     return data, wcs
 
 
-def fits_bytes(data: np.ndarray, wcs: Any, units: str | None, name: str) -> bytes:
+def cutout_hdu(data: np.ndarray, wcs: Any, units: str | None, name: str) -> Any:
+    """A float32 PrimaryHDU with the cutout's WCS, units and provenance."""
     from astropy.io import fits
 
     header = wcs.to_header()
@@ -95,9 +96,12 @@ def fits_bytes(data: np.ndarray, wcs: Any, units: str | None, name: str) -> byte
         header["BUNIT"] = units
     header["ORIGIN"] = "tilemaker-widget"
     header["OBJECT"] = name[:68]
-    hdu = fits.PrimaryHDU(np.ascontiguousarray(data, dtype=np.float32), header=header)
+    return fits.PrimaryHDU(np.ascontiguousarray(data, dtype=np.float32), header=header)
+
+
+def fits_bytes(data: np.ndarray, wcs: Any, units: str | None, name: str) -> bytes:
     out = io.BytesIO()
-    hdu.writeto(out)
+    cutout_hdu(data, wcs, units, name).writeto(out)
     return out.getvalue()
 
 

@@ -54,6 +54,10 @@ class CarGeometry:
             )
         if cel.wcs.lng != 0 or cel.wcs.lat != 1:
             raise UnsupportedGeometry(f"{name}: the first axis must be RA/longitude")
+        # wcslib answers NaN for native longitudes beyond ±180° unless bounds checking
+        # is off; a CAR patch across RA = 180° with CRVAL1 = 0 (pixell's default) has
+        # such pixels. `cel` is our own copy, so this does not touch the caller's WCS.
+        cel.wcs.bounds_check(False, False)
 
         def world(x, y):
             ra, dec = cel.wcs_pix2world(np.asarray(x, float), np.asarray(y, float), 0)
