@@ -124,7 +124,10 @@ class Engine:
         tile = self._flight.run(
             key, lambda: pyramid.native_tile(prep.plane, prep.mapping, z, y, x)
         )
-        self.cache.set(key, _pack_tile(tile))
+        if z < prep.grid.native_level:
+            # Native tiles are a memory-mapped slice, cheaper to re-read than the
+            # cache space they would take from the block means and encoded tiles.
+            self.cache.set(key, _pack_tile(tile))
         return tile
 
     def _fill_from_overview(self, prep: Prepared, level: int) -> None:
@@ -230,7 +233,9 @@ class Engine:
     def statistics(self, layer: Layer) -> dict[str, Any]:
         """Histogram, percentiles and extremes of the layer (cached)."""
         prep = self.prepare(layer)
-        key = f"stats|{prep.key}"
+        # The histogram range covers the layer's vmin/vmax, so they are part of the key:
+        # two layers on the same plane with different ranges get different histograms.
+        key = f"stats|{prep.key}|{layer.vmin!r}|{layer.vmax!r}"
         hit = self.cache.get(key)
         if hit is not None:
             return json.loads(hit)
