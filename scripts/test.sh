@@ -8,6 +8,8 @@ bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 echo "== lint"
 ruff check tilemaker_widget tests benchmarks
+echo "== docs"
+mkdocs build --strict --quiet
 echo "== js unit tests"
 npm --prefix js test --silent
 npm --prefix js run typecheck --silent

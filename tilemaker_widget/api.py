@@ -391,9 +391,8 @@ class Api:
         layer = self._layer(lid, grants)
         stats = self.engine.statistics(layer)
         vmin, vmax = self.engine.resolve_range(layer)
-        return Response.json(
-            {**stats, "layer_id": lid, "vmin": vmin, "vmax": vmax, "units": layer.units}
-        )
+        units = layer.units or self.engine.describe(layer).get("map_units")
+        return Response.json({**stats, "layer_id": lid, "vmin": vmin, "vmax": vmax, "units": units})
 
     # -- colour --------------------------------------------------------------
     def colourbar(self, cmap: str, **_: Any) -> Response:

@@ -64,6 +64,17 @@ def cmd_genconfig(args: argparse.Namespace) -> int:
     return 0
 
 
+def _base_url(extra: list[str]) -> str:
+    """The server's base URL from extra jupyter options (``--ServerApp.base_url=/maps/``)."""
+    base = "/"
+    for arg in extra:
+        for prefix in ("--ServerApp.base_url=", "--base-url=", "--NotebookApp.base_url="):
+            if arg.startswith(prefix):
+                base = arg[len(prefix) :] or "/"
+    base = "/" + base.strip("/") + "/"
+    return base.replace("//", "/")
+
+
 def _wait_ready(url: str, token: str, proc: subprocess.Popen, timeout: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -128,7 +139,7 @@ def run_server(config: Path | None, port: int | None, ip: str, token: str | None
         cmd.append("--allow-root")
     proc = subprocess.Popen(cmd)
     host = "localhost" if ip in ("127.0.0.1", "0.0.0.0", "") else ip
-    base = f"http://{host}:{port}/"
+    base = f"http://{host}:{port}{_base_url(extra)}"
     try:
         if not _wait_ready(base, token, proc):
             print("tilemaker-widget: the server did not start (see the messages above)", file=sys.stderr)
