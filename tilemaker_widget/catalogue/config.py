@@ -49,11 +49,14 @@ def _provider(obj: dict[str, Any], base: Path, where: str) -> FitsProvider:
         filename = base / filename
     hdu = obj.get("hdu")
     index = obj.get("index")
-    return FitsProvider(
-        filename=filename,
-        hdu=None if hdu is None else int(hdu),
-        index=None if index is None else int(index),
-    )
+    try:
+        return FitsProvider(
+            filename=filename,
+            hdu=None if hdu is None else int(hdu),
+            index=None if index is None else int(index),
+        )
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: hdu and index must be integers, not {hdu!r}, {index!r}") from None
 
 
 def _layer(obj: dict[str, Any], base: Path, where: str) -> Layer:
@@ -178,6 +181,8 @@ def catalogue_from_dict(data: dict[str, Any], base: Path) -> Catalogue:
                     box_id=str(b.get("box_id", "")),
                 )
             )
+        except ConfigError:
+            raise
         except (TypeError, ValueError):
             raise ConfigError(f"{bw}: box corners must be numbers") from None
     return Catalogue(groups, source_groups, boxes)

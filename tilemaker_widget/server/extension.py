@@ -240,6 +240,10 @@ class PageHandler(JupyterHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
+        # Sets the _xsrf cookie when missing: the viewer sends it back as X-XSRFToken
+        # (needed for POSTs, and for fetch() GETs under JupyterHub), and nothing else
+        # sets it when the page is opened directly rather than from JupyterLab.
+        self.xsrf_token  # noqa: B018
         base = self.base_url
         static = url_path_join(base, "tilemaker", "static")
         self.set_header("Content-Type", "text/html; charset=utf-8")
@@ -253,6 +257,11 @@ class StaticHandler(JupyterHandler, web.StaticFileHandler):
     @authorized
     def get(self, path: str, include_body: bool = True) -> Any:
         return web.StaticFileHandler.get(self, path, include_body)
+
+    @web.authenticated
+    @authorized
+    def head(self, path: str) -> Any:
+        return web.StaticFileHandler.get(self, path, include_body=False)
 
     def compute_etag(self) -> str | None:
         return web.StaticFileHandler.compute_etag(self)
