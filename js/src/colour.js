@@ -1,0 +1,260 @@
+// Client-side colouring of data tiles: stretch, colormap lookup, NaN → transparent.
+//
+// The mapping, shared with the Python renderer (tilemaker_widget/engine/render.py):
+//   u = clip((v - vmin) / (vmax - vmin), 0, 1)      (abs: |v| in place of v)
+//   s = stretch(u)                                   (below; s(0) = 0, s(1) = 1)
+//   index = min(255, floor(256 · s))                 (matplotlib's Colormap(N=256) rule)
+// NaN → (0, 0, 0, 0). ±Infinity clip like any other out-of-range value.
+//
+// log is matplotlib's LogNorm, log(v / vmin) / log(vmax / vmin), written in u as
+// log1p(a·u) / log1p(a) with a = vmax/vmin − 1; values ≤ 0 take the bottom colour. The
+// server refuses vmin ≤ 0 for log; here such a range falls back to a = 1000 (DS9's log),
+// so a hit-count map with vmin = 0 still shows something sensible.
+
+/** @typedef {"linear" | "log" | "sqrt" | "asinh" | "abs"} Stretch */
+
+/** @type {Stretch[]} */
+export const STRETCHES = ["linear", "log", "sqrt", "asinh", "abs"];
+
+/** log stretch fallback when vmin ≤ 0: log(1 + a·u) / log(1 + a). */
+export const LOG_A = 1000;
+/** asinh stretch: asinh(b·u) / asinh(b). */
+export const ASINH_B = 10;
+
+const ASINH_NORM = 1 / Math.asinh(ASINH_B);
+
+/**
+ * The `a` of the log stretch for a range.
+ * @param {number} [vmin]
+ * @param {number} [vmax]
+ */
+export function logParameter(vmin, vmax) {
+  return vmin !== undefined && vmax !== undefined && vmin > 0 && vmax > vmin && Number.isFinite(vmax / vmin)
+    ? vmax / vmin - 1
+    : LOG_A;
+}
+
+/**
+ * The stretch as a function of the normalised value u ∈ [0, 1].
+ * @param {string} stretch
+ * @param {number} [vmin]  needed by log only
+ * @param {number} [vmax]
+ * @returns {(u: number) => number}
+ */
+export function stretchFunction(stretch, vmin, vmax) {
+  switch (stretch) {
+    case "log": {
+      const a = logParameter(vmin, vmax);
+      const norm = 1 / Math.log1p(a);
+      return (u) => Math.log1p(a * u) * norm;
+    }
+    case "sqrt":
+      return Math.sqrt;
+    case "asinh":
+      return (u) => Math.asinh(ASINH_B * u) * ASINH_NORM;
+    case "linear":
+    case "abs":
+      return (u) => u;
+    default:
+      throw new Error(`unknown stretch "${stretch}"`);
+  }
+}
+
+/**
+ * Inverse of the stretch: the u that gives s.
+ * @param {string} stretch
+ * @param {number} [vmin]
+ * @param {number} [vmax]
+ * @returns {(s: number) => number}
+ */
+export function inverseStretch(stretch, vmin, vmax) {
+  switch (stretch) {
+    case "log": {
+      const a = logParameter(vmin, vmax);
+      return (s) => Math.expm1(s * Math.log1p(a)) / a;
+    }
+    case "sqrt":
+      return (s) => s * s;
+    case "asinh":
+      return (s) => Math.sinh(s / ASINH_NORM) / ASINH_B;
+    default:
+      return (s) => s;
+  }
+}
+
+/**
+ * The colour index of one non-NaN value, as a function of v. This is the definition;
+ * `colourize` only adds shortcuts that give the same answer.
+ * @param {string} stretch
+ * @param {number} vmin
+ * @param {number} vmax
+ * @returns {(v: number) => number}
+ */
+export function indexFunction(stretch, vmin, vmax) {
+  const d = span(vmin, vmax);
+  const clampIndex = (/** @type {number} */ s) => {
+    const k = Math.floor(s * 256);
+    return k > 255 ? 255 : k < 0 ? 0 : k;
+  };
+  const unit = (/** @type {number} */ v) => {
+    const u = (v - vmin) / d;
+    return u < 0 ? 0 : u > 1 ? 1 : u;
+  };
+  switch (stretch) {
+    case "linear":
+      return (v) => clampIndex(unit(v));
+    case "abs":
+      return (v) => clampIndex(unit(Math.abs(v)));
+    case "sqrt":
+      return (v) => clampIndex(Math.sqrt(unit(v)));
+    case "asinh":
+      return (v) => clampIndex(Math.asinh(ASINH_B * unit(v)) * ASINH_NORM);
+    case "log": {
+      if (logParameter(vmin, vmax) === LOG_A) {
+        const f = stretchFunction("log", vmin, vmax);
+        return (v) => clampIndex(f(unit(v)));
+      }
+      // In value space, so decades land exactly (10 in [1, 100] is 0.5, as in matplotlib).
+      const decades = Math.log(vmax / vmin);
+      return (v) => (v <= vmin ? 0 : clampIndex(Math.log(v / vmin) / decades));
+    }
+    default:
+      throw new Error(`unknown stretch "${stretch}"`);
+  }
+}
+
+/**
+ * The LUT index (0–255) for one value, or -1 for NaN.
+ * @param {number} v
+ * @param {number} vmin
+ * @param {number} vmax
+ * @param {string} stretch
+ */
+export function lutIndex(v, vmin, vmax, stretch) {
+  return v !== v ? -1 : indexFunction(stretch, vmin, vmax)(v);
+}
+
+/**
+ * vmax − vmin, guarded so a collapsed or inverted range still colours (values above
+ * vmin take the top colour) instead of producing NaN.
+ * @param {number} vmin
+ * @param {number} vmax
+ */
+function span(vmin, vmax) {
+  const d = vmax - vmin;
+  return d > 0 && Number.isFinite(d) ? d : Number.MIN_VALUE;
+}
+
+/**
+ * Pack a 256×4 RGBA LUT into 256 host-endian uint32 so one store writes a pixel.
+ * @param {Uint8Array | Uint8ClampedArray | number[]} lut
+ * @returns {Uint32Array}
+ */
+export function packLut(lut) {
+  if (lut.length !== 1024) throw new Error(`a LUT has 256×4 entries, got ${lut.length}`);
+  const bytes = new Uint8Array(1024);
+  bytes.set(lut);
+  return new Uint32Array(bytes.buffer);
+}
+
+const BINS = 4096;
+
+/**
+ * The index shared by every value whose u falls in bin [b/BINS, (b+1)/BINS), or -1
+ * where the bin straddles an index boundary (then the index function runs). The index
+ * is monotone in v, so equal indices at both bin edges hold inside; this skips the
+ * transcendental call for all but the steep parts of log and asinh.
+ * @param {(v: number) => number} index
+ * @param {number} vmin
+ * @param {number} d  vmax − vmin
+ * @returns {Int16Array}
+ */
+function binIndexTable(index, vmin, d) {
+  const tab = new Int16Array(BINS + 1);
+  let left = index(vmin);
+  for (let b = 0; b < BINS; b++) {
+    const right = index(vmin + ((b + 1) / BINS) * d);
+    tab[b] = left === right ? left : -1;
+    left = right;
+  }
+  tab[BINS] = index(vmin + d);
+  return tab;
+}
+
+/** @type {WeakMap<object, Uint32Array>} */
+const packed = new WeakMap();
+
+/**
+ * Colour values into RGBA.
+ * @param {Float32Array | number[]} values
+ * @param {Uint8Array | Uint8ClampedArray} lut  256×4 RGBA
+ * @param {number} vmin
+ * @param {number} vmax
+ * @param {string} stretch
+ * @param {Uint8ClampedArray} [out]  reused when given (length 4·values.length)
+ * @returns {Uint8ClampedArray}
+ */
+export function colourize(values, lut, vmin, vmax, stretch, out) {
+  const n = values.length;
+  const rgba = out ?? new Uint8ClampedArray(4 * n);
+  if (rgba.length < 4 * n) throw new Error("output buffer too small");
+  let lut32 = packed.get(lut);
+  if (!lut32) {
+    lut32 = packLut(lut);
+    packed.set(lut, lut32);
+  }
+  const px = new Uint32Array(rgba.buffer, rgba.byteOffset, n);
+  const index = indexFunction(stretch, vmin, vmax); // also rejects unknown stretches
+  const d = span(vmin, vmax);
+  const bottom = lut32[0];
+  const top = lut32[255];
+  // `v !== v` is the NaN test. Linear and abs are cheap enough to inline.
+  if (stretch === "linear" || stretch === "abs") {
+    const abs = stretch === "abs";
+    for (let i = 0; i < n; i++) {
+      let v = values[i];
+      if (v !== v) { px[i] = 0; continue; }
+      if (abs && v < 0) v = -v;
+      const u = (v - vmin) / d;
+      if (u <= 0) { px[i] = bottom; continue; }
+      if (u >= 1) { px[i] = top; continue; }
+      const k = Math.floor(u * 256);
+      px[i] = lut32[k > 255 ? 255 : k];
+    }
+    return rgba;
+  }
+  const tab = binIndexTable(index, vmin, d);
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v !== v) { px[i] = 0; continue; }
+    const u = (v - vmin) / d;
+    // Clipped values are common (a range set inside the data); every stretch maps
+    // u ≤ 0 to the first colour and u ≥ 1 to the last.
+    if (u <= 0) { px[i] = bottom; continue; }
+    if (u >= 1) { px[i] = top; continue; }
+    let k = tab[(u * BINS) | 0];
+    if (k < 0) k = index(v);
+    px[i] = lut32[k];
+  }
+  return rgba;
+}
+
+/**
+ * Decode the base64 LUT of `GET colormaps/{name}`.
+ * @param {string} b64
+ * @returns {Uint8Array}
+ */
+export function decodeLut(b64) {
+  const bin = atob(b64);
+  if (bin.length !== 1024) throw new Error(`colormap LUT must be 1024 bytes, got ${bin.length}`);
+  const lut = new Uint8Array(1024);
+  for (let i = 0; i < 1024; i++) lut[i] = bin.charCodeAt(i);
+  return lut;
+}
+
+/** A grey ramp, used until the real colormap arrives. */
+export function greyLut() {
+  const lut = new Uint8Array(1024);
+  for (let i = 0; i < 256; i++) lut.set([i, i, i, 255], 4 * i);
+  return lut;
+}

@@ -1,0 +1,132 @@
+// Full-page viewer: the same Viewer over HTTP only, with an in-page model built from
+// the API. The page is served at `{base_url}tilemaker/` or `{base_url}tilemaker/view`.
+
+import { PageModel } from "./model.js";
+import { HttpSource, getJson } from "./transport.js";
+import { Viewer } from "./viewer.js";
+
+/**
+ * The API root: the page path up to and including "tilemaker/".
+ * @param {string} pathname
+ */
+export function apiRootFromPath(pathname) {
+  const i = pathname.lastIndexOf("/tilemaker/");
+  if (i >= 0) return pathname.slice(0, i + "/tilemaker/".length);
+  if (pathname.endsWith("/tilemaker")) return `${pathname}/`;
+  return pathname.replace(/[^/]*$/, "");
+}
+
+/**
+ * Names of map groups, maps and bands from the TileMaker listings (best effort: ids
+ * stand in for names that cannot be listed).
+ * @param {HttpSource} http
+ */
+async function menuNames(http) {
+  /** @type {Map<string, string>} */
+  const names = new Map();
+  try {
+    const groups = (await getJson(http, "map-groups")) ?? [];
+    await Promise.all(groups.map(async (/** @type {any} */ g) => {
+      names.set(`g:${g.map_group_id}`, g.name);
+      const maps = (await getJson(http, `map-groups/${encodeURIComponent(g.map_group_id)}/maps`)) ?? [];
+      await Promise.all(maps.map(async (/** @type {any} */ mp) => {
+        names.set(`m:${mp.map_id}`, mp.name);
+        const bands = (await getJson(http, `maps/${encodeURIComponent(mp.map_id)}/bands`)) ?? [];
+        for (const b of bands) names.set(`b:${b.band_id}`, b.name);
+      }));
+    }));
+  } catch (e) {
+    console.warn("tilemaker-widget: menu names unavailable", e);
+  }
+  return names;
+}
+
+/**
+ * A `layers` trait entry from a layer description.
+ * @param {any} d
+ * @param {Map<string, string>} names
+ */
+export function layerEntryFromDescription(d, names) {
+  return {
+    id: d.layer_id,
+    name: d.name ?? d.layer_id,
+    group: d.group ?? names.get(`g:${d.map_group_id}`) ?? d.map_group_id ?? "",
+    map: d.map ?? names.get(`m:${d.map_id}`) ?? d.map_id ?? "",
+    band: d.band ?? names.get(`b:${d.band_id}`) ?? d.band_id ?? "",
+    units: d.units ?? "",
+    quantity: d.quantity ?? "",
+    shape: d.shape ?? null,
+    vmin: d.vmin ?? null,
+    vmax: d.vmax ?? null,
+    cmap: d.cmap ?? null,
+    transport: "http",
+    source: null,
+  };
+}
+
+/**
+ * @param {HTMLElement} el
+ * @param {{apiRoot?: string, layer?: string}} [opts]
+ */
+export async function mountPage(el, opts = {}) {
+  const http = new HttpSource(opts.apiRoot ?? apiRootFromPath(window.location.pathname));
+  const params = new URLSearchParams(window.location.search);
+  const descriptions = await getJson(http, "layers");
+  const list = Array.isArray(descriptions) ? descriptions : descriptions?.layers ?? [];
+  // The listing usually names group, map and band; ask the TileMaker menus only if not.
+  const names = list.every((/** @type {any} */ d) => d.group && d.map && d.band) ? new Map() : await menuNames(http);
+  const layers = list.map((/** @type {any} */ d) => layerEntryFromDescription(d, names));
+  const wanted = opts.layer ?? params.get("layer") ?? "";
+  const first = layers.find((/** @type {any} */ l) => l.id === wanted) ?? layers[0];
+  if (first) layers.splice(layers.indexOf(first), 1), layers.unshift(first);
+  const num = (/** @type {string | null} */ s, /** @type {number} */ d) => (s !== null && Number.isFinite(parseFloat(s)) ? parseFloat(s) : d);
+  const model = new PageModel({
+    layers,
+    layer: first?.id ?? "",
+    cmap: first?.cmap ?? "viridis",
+    vmin: typeof first?.vmin === "number" ? first.vmin : null,
+    vmax: typeof first?.vmax === "number" ? first.vmax : null,
+    stretch: "linear",
+    // null: the viewer frames the first layer
+    center: params.has("ra") && params.has("dec") ? [num(params.get("ra"), 180), num(params.get("dec"), 0)] : null,
+    zoom: num(params.get("zoom"), 0),
+    height: Math.max(300, window.innerHeight - 80),
+    ra_left: params.get("ra_left") !== "0",
+    graticule: params.get("grid") !== "0",
+    _transport: "http",
+    _error: "",
+    _render_count: 0,
+  });
+  el.classList.add("tmw-page");
+  const viewer = new Viewer(el, model, http);
+  const fit = () => model.set("height", Math.max(300, window.innerHeight - viewer.toolbar.offsetHeight - viewer.statusEl.offsetHeight - 2));
+  window.addEventListener("resize", fit);
+  fit();
+  // The address bar tracks the view, so a link reopens the same place.
+  const remember = () => {
+    const q = new URLSearchParams(window.location.search);
+    const c = model.get("center");
+    q.set("layer", model.get("layer"));
+    if (Array.isArray(c)) q.set("ra", c[0].toFixed(5)), q.set("dec", c[1].toFixed(5));
+    q.set("zoom", String(model.get("zoom")));
+    q.delete("token"); // never keep a token in a shareable address
+    history.replaceState(null, "", `${window.location.pathname}?${q}`);
+  };
+  for (const name of ["center", "zoom", "layer"]) model.on(`change:${name}`, remember);
+  return { model, viewer };
+}
+
+// Auto-mount on #tilemaker-page (or .tilemaker-page), which the served HTML provides.
+const host =
+  typeof document !== "undefined"
+    ? document.getElementById("tilemaker-page") ?? document.querySelector(".tilemaker-page")
+    : null;
+if (host instanceof HTMLElement) {
+  mountPage(host).then(({ model, viewer }) => {
+    // For browser tests: the page's state, reachable from the element (no globals).
+    Object.assign(host, { tilemaker: { model, viewer } });
+  }, (e) => {
+    host.textContent = `tilemaker-widget: cannot start the viewer: ${e instanceof Error ? e.message : e}`;
+    host.classList.add("tmw-page-error");
+  });
+}

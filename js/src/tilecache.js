@@ -1,0 +1,50 @@
+// A byte-bounded LRU of decoded data tiles, so zooming back or recolouring after a
+// prune does not refetch (each refetch over the comm is a kernel round trip).
+
+/** @typedef {import("./datatile.js").DataTile} DataTile */
+
+export class TileCache {
+  /** @param {number} maxBytes */
+  constructor(maxBytes = 96 * 2 ** 20) {
+    this.maxBytes = maxBytes;
+    this.bytes = 0;
+    /** @type {Map<string, DataTile | null>} null = known empty (204) */
+    this.map = new Map();
+  }
+
+  /** @param {string} key */
+  has(key) {
+    return this.map.has(key);
+  }
+
+  /** @param {string} key */
+  get(key) {
+    const v = this.map.get(key);
+    if (v === undefined) return undefined;
+    this.map.delete(key);
+    this.map.set(key, v);
+    return v;
+  }
+
+  /**
+   * @param {string} key
+   * @param {DataTile | null} tile
+   */
+  set(key, tile) {
+    const old = this.map.get(key);
+    if (old) this.bytes -= old.values.byteLength;
+    this.map.delete(key);
+    this.map.set(key, tile);
+    if (tile) this.bytes += tile.values.byteLength;
+    for (const [k, v] of this.map) {
+      if (this.bytes <= this.maxBytes || k === key) break;
+      this.map.delete(k);
+      if (v) this.bytes -= v.values.byteLength;
+    }
+  }
+
+  clear() {
+    this.map.clear();
+    this.bytes = 0;
+  }
+}

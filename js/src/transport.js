@@ -1,0 +1,392 @@
+// Tile sources: one request() interface over HTTP (server extension) or the widget comm.
+
+import { toArrayBuffer } from "./datatile.js";
+
+/**
+ * @typedef {object} ApiResponse
+ * @property {number} status
+ * @property {string} contentType
+ * @property {ArrayBuffer} body
+ */
+
+/**
+ * @typedef {Record<string, string | number | boolean | null | undefined>} Query
+ */
+
+/**
+ * @typedef {object} TileSource
+ * @property {"http" | "comm" | "routed"} kind
+ * @property {(method: string, path: string, query?: Query, body?: any, signal?: AbortSignal) => Promise<ApiResponse>} request
+ * @property {(layerId: string) => "http" | "comm"} [kindFor]  which transport serves a layer
+ * @property {(layers: any[]) => Promise<void>} [sync]  register newly added layers
+ * @property {() => void} [dispose]
+ */
+
+/**
+ * @typedef {object} CommModel
+ * @property {(content: any, callbacks?: any, buffers?: any[]) => void} send
+ * @property {(event: string, cb: (...args: any[]) => void) => void} on
+ * @property {(event?: string, cb?: (...args: any[]) => void) => void} off
+ * @property {(name: string) => any} get
+ * @property {(name: string, value: any) => void} set
+ * @property {() => void} save_changes
+ */
+
+/** An API answer with a 4xx/5xx status, carrying the server's `{"error": ...}` text. */
+export class ApiError extends Error {
+  /** @param {number} status @param {string} message @param {string} [path] */
+  constructor(status, message, path) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.path = path;
+  }
+}
+
+const decoder = new TextDecoder();
+
+/** @param {ApiResponse} resp */
+export function responseText(resp) {
+  return decoder.decode(resp.body);
+}
+
+/**
+ * The error message of a failed response: the JSON `error` field when there is one.
+ * @param {ApiResponse} resp
+ */
+export function errorMessage(resp) {
+  const text = responseText(resp);
+  try {
+    const j = JSON.parse(text);
+    if (j && typeof j.error === "string") return j.error;
+    if (j && typeof j.detail === "string") return j.detail; // TileMaker/FastAPI style
+  } catch {
+    /* not JSON: fall through */
+  }
+  return text.trim().slice(0, 200) || `HTTP ${resp.status}`;
+}
+
+/**
+ * Request and parse JSON; throws ApiError on ≥ 400.
+ * @param {TileSource} source
+ * @param {string} path
+ * @param {Query} [query]
+ * @param {AbortSignal} [signal]
+ * @param {{method?: string, body?: any}} [opts]
+ * @returns {Promise<any>}
+ */
+export async function getJson(source, path, query, signal, opts = {}) {
+  const resp = await source.request(opts.method ?? "GET", path, query, opts.body ?? null, signal);
+  if (resp.status >= 400) throw new ApiError(resp.status, errorMessage(resp), path);
+  if (resp.status === 204 || resp.body.byteLength === 0) return null;
+  return JSON.parse(responseText(resp));
+}
+
+/** @returns {Error} */
+export function abortError() {
+  const e = new Error("aborted");
+  e.name = "AbortError";
+  return e;
+}
+
+/** @param {unknown} e */
+export const isAbort = (e) => e instanceof Error && e.name === "AbortError";
+
+/**
+ * @param {Query | undefined} query
+ * @returns {string}
+ */
+export function queryString(query) {
+  if (!query) return "";
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v === undefined || v === null) continue;
+    params.append(k, typeof v === "boolean" ? (v ? "1" : "0") : String(v));
+  }
+  const s = params.toString();
+  return s ? `?${s}` : "";
+}
+
+/**
+ * @param {string} name
+ * @param {Document} [doc]
+ */
+export function getCookie(name, doc = globalThis.document) {
+  const cookies = doc?.cookie ? doc.cookie.split(";") : [];
+  for (const c of cookies) {
+    const i = c.indexOf("=");
+    if (i > 0 && c.slice(0, i).trim() === name) return decodeURIComponent(c.slice(i + 1).trim());
+  }
+  return "";
+}
+
+/**
+ * The Jupyter page config (JupyterLab, Notebook 7, Voilà, JupyterHub); null in
+ * VS Code, Colab and other hosts that have no Jupyter server page.
+ * @param {Document} [doc]
+ * @returns {Record<string, any> | null}
+ */
+export function jupyterPageConfig(doc = globalThis.document) {
+  const el = doc?.getElementById?.("jupyter-config-data");
+  if (!el || !el.textContent) return null;
+  try {
+    return JSON.parse(el.textContent);
+  } catch {
+    return null;
+  }
+}
+
+/** HTTP to the server extension. Every request carries the XSRF token (JupyterHub checks it on GETs too). */
+export class HttpSource {
+  /**
+   * @param {string} root  API root URL ending in "tilemaker/"
+   * @param {{fetch?: typeof fetch, document?: Document, token?: string}} [opts]
+   */
+  constructor(root, opts = {}) {
+    /** @type {"http"} */
+    this.kind = "http";
+    this.root = root.endsWith("/") ? root : `${root}/`;
+    this.fetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
+    this.document = opts.document ?? globalThis.document;
+    this.token = opts.token ?? "";
+  }
+
+  /**
+   * @param {string} method
+   * @param {string} path
+   * @param {Query} [query]
+   * @param {any} [body]
+   * @param {AbortSignal} [signal]
+   * @returns {Promise<ApiResponse>}
+   */
+  async request(method, path, query, body, signal) {
+    /** @type {Record<string, string>} */
+    const headers = {};
+    const xsrf = getCookie("_xsrf", this.document);
+    if (xsrf) headers["X-XSRFToken"] = xsrf;
+    if (this.token) headers.Authorization = `token ${this.token}`;
+    /** @type {RequestInit} */
+    const init = { method, headers, credentials: "same-origin", signal };
+    if (body !== null && body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const r = await this.fetch(this.root + path + queryString(query), init);
+    return {
+      status: r.status,
+      contentType: r.headers.get("Content-Type") ?? "",
+      body: await r.arrayBuffer(),
+    };
+  }
+}
+
+/**
+ * The widget comm: requests go to the kernel as `{kind: "api", id, ...}`, answers come
+ * back on `msg:custom` with the body in buffers[0], matched by id.
+ */
+export class CommSource {
+  /** @param {Pick<CommModel, "send" | "on" | "off">} model */
+  constructor(model) {
+    /** @type {"comm"} */
+    this.kind = "comm";
+    this.model = model;
+    // One widget model can be displayed in several views, each with its own CommSource
+    // seeing every answer: a random starting id keeps their ids apart.
+    this.nextId = Math.floor(Math.random() * 2 ** 40);
+    /** @type {Map<number, {resolve: (r: ApiResponse) => void, reject: (e: Error) => void}>} */
+    this.pending = new Map();
+    this.onMessage = this.onMessage.bind(this);
+    model.on("msg:custom", this.onMessage);
+  }
+
+  /**
+   * @param {string} method
+   * @param {string} path
+   * @param {Query} [query]
+   * @param {any} [body]
+   * @param {AbortSignal} [signal]
+   * @returns {Promise<ApiResponse>}
+   */
+  request(method, path, query, body, signal) {
+    if (signal?.aborted) return Promise.reject(abortError());
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      // The kernel still answers an aborted request; its answer is dropped by id.
+      signal?.addEventListener("abort", () => {
+        if (this.pending.delete(id)) reject(abortError());
+      }, { once: true });
+      this.model.send({ kind: "api", id, method, path, query: query ?? {}, body: body ?? null });
+    });
+  }
+
+  /**
+   * @param {any} msg
+   * @param {any[]} [buffers]
+   */
+  onMessage(msg, buffers) {
+    if (!msg || msg.kind !== "api") return;
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    const body = buffers && buffers.length ? toArrayBuffer(buffers[0]) : new ArrayBuffer(0);
+    p.resolve({ status: msg.status, contentType: msg.content_type ?? "", body });
+  }
+
+  dispose() {
+    this.model.off("msg:custom", this.onMessage);
+    for (const p of this.pending.values()) p.reject(abortError());
+    this.pending.clear();
+  }
+}
+
+const LAYER_PATH = /^(?:layers|histograms\/data)\/([^/?]+)/;
+
+/** @param {string} path */
+export function layerIdOf(path) {
+  const m = LAYER_PATH.exec(path);
+  return m && m[1] !== "default" ? decodeURIComponent(m[1]) : null;
+}
+
+/**
+ * Sends each layer's requests over HTTP when the server registered it, over the comm
+ * otherwise; layer-free requests (colormaps, status) prefer HTTP, which works while
+ * the kernel is busy.
+ */
+export class RoutedSource {
+  /**
+   * @param {HttpSource | null} http
+   * @param {CommSource | null} comm
+   */
+  constructor(http, comm) {
+    /** @type {"routed"} */
+    this.kind = "routed";
+    this.http = http;
+    this.comm = comm;
+    /** @type {Set<string>} */
+    this.httpLayers = new Set();
+    /** @type {Set<string>} sources already offered to `register` */
+    this.offered = new Set();
+  }
+
+  /** @param {string} layerId */
+  kindFor(layerId) {
+    return this.http && (this.httpLayers.has(layerId) || !this.comm) ? "http" : "comm";
+  }
+
+  /**
+   * @param {string} method
+   * @param {string} path
+   * @param {Query} [query]
+   * @param {any} [body]
+   * @param {AbortSignal} [signal]
+   */
+  async request(method, path, query, body, signal) {
+    const id = layerIdOf(path);
+    const useHttp = this.http && (id === null ? true : this.kindFor(id) === "http");
+    if (useHttp && this.http) {
+      try {
+        return await this.http.request(method, path, query, body, signal);
+      } catch (e) {
+        // A network failure (server gone, proxy hiccup) falls back to the kernel.
+        if (isAbort(e) || !this.comm) throw e;
+      }
+    }
+    if (!this.comm) throw new Error(`no transport for ${path}`);
+    return this.comm.request(method, path, query, body, signal);
+  }
+
+  /**
+   * Offer every file-backed layer marked for HTTP to the server's `register`; the ids it
+   * returns are served over HTTP from then on.
+   * @param {any[]} layers  the `layers` trait
+   */
+  async sync(layers) {
+    const http = this.http;
+    if (!http) return;
+    const todo = (layers ?? []).filter(
+      (l) => l && l.transport === "http" && l.source && !this.offered.has(l.id),
+    );
+    if (!todo.length) return;
+    for (const l of todo) this.offered.add(l.id);
+    const sources = todo.map((l) => {
+      /** @type {Record<string, any>} */
+      const s = { path: l.source.path };
+      if (l.source.hdu !== undefined && l.source.hdu !== null) s.hdu = l.source.hdu;
+      if (l.source.index !== undefined && l.source.index !== null) s.index = l.source.index;
+      if (l.name) s.name = l.name;
+      return s;
+    });
+    // One unreadable file fails a whole batch; then each source is tried alone so the
+    // others still go over HTTP.
+    const register = async (/** @type {any[]} */ batch) => {
+      const answer = await getJson(http, "register", undefined, undefined, { method: "POST", body: { sources: batch } });
+      for (const d of answer?.layers ?? []) {
+        const id = d.layer_id ?? d.id;
+        if (typeof id === "string") this.httpLayers.add(id);
+      }
+    };
+    try {
+      await register(sources);
+    } catch (e) {
+      if (sources.length > 1 && !(e instanceof ApiError && e.status === 403)) {
+        await Promise.all(sources.map((s) => register([s]).catch(() => {})));
+      } else {
+        console.warn("tilemaker-widget: register failed, the kernel serves these layers", e);
+      }
+    }
+  }
+
+  dispose() {
+    this.comm?.dispose();
+  }
+}
+
+/**
+ * Resolve a promise or give up after `ms`.
+ * @template T
+ * @param {(signal: AbortSignal) => Promise<T>} f
+ * @param {number} ms
+ * @returns {Promise<T>}
+ */
+async function withTimeout(f, ms) {
+  const ctrl = new AbortController();
+  const timer = setTimeout(() => ctrl.abort(), ms);
+  try {
+    return await f(ctrl.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Probe the server extension and build the widget's tile source.
+ * @param {CommModel} model
+ * @param {{document?: Document, fetch?: typeof fetch, timeoutMs?: number}} [opts]
+ * @returns {Promise<RoutedSource>}
+ */
+export async function chooseTransport(model, opts = {}) {
+  const doc = opts.document ?? globalThis.document;
+  const comm = new CommSource(model);
+  let http = null;
+  const config = jupyterPageConfig(doc);
+  if (config && typeof config.baseUrl === "string") {
+    const base = config.baseUrl.endsWith("/") ? config.baseUrl : `${config.baseUrl}/`;
+    const candidate = new HttpSource(`${base}tilemaker/`, {
+      fetch: opts.fetch,
+      document: doc,
+      token: typeof config.token === "string" ? config.token : "",
+    });
+    try {
+      const resp = await withTimeout((signal) => candidate.request("GET", "status", undefined, null, signal), opts.timeoutMs ?? 3000);
+      if (resp.status === 200 && JSON.parse(responseText(resp)).name === "tilemaker-widget") http = candidate;
+    } catch {
+      /* no extension, wrong host, timeout: the comm serves everything */
+    }
+  }
+  const source = new RoutedSource(http, comm);
+  await source.sync(model.get("layers"));
+  model.set("_transport", source.httpLayers.size ? "http" : "comm");
+  model.save_changes();
+  return source;
+}

@@ -1,0 +1,118 @@
+"""TileViewer in a real JupyterLab page, driven by headless chromium."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from harness import (
+    canvas_colours,
+    lut,
+    open_notebook,
+    read_state,
+    run_code,
+    write_notebook,
+)
+
+pytestmark = pytest.mark.browser
+
+
+def _track_requests(page):
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url) if "/tilemaker/" in r.url else None)
+    return seen
+
+
+def _wait_drawn(page, n_tiles=1):
+    """Until ``n_tiles`` tile canvases hold data (a 1×1 canvas is a tile still loading)."""
+    page.wait_for_function(
+        "(n) => [...document.querySelectorAll('.tmw-host canvas.leaflet-tile')].filter(c => c.width > 1).length >= n",
+        arg=n_tiles,
+        timeout=90_000,
+    )
+
+
+def test_http_tiles_drawn_with_colormap_and_range(lab, page, two_value_map):
+    name, state = write_notebook(
+        lab, f"v = TileViewer({str(two_value_map)!r}, cmap='RdBu_r', vmin=-100, vmax=100, zoom=3, center=[30, 0], height=500)"
+    )
+    seen = _track_requests(page)
+    open_notebook(page, lab, name)
+    _wait_drawn(page)
+    s = read_state(state, lambda s: s["_transport"] == "http" and s["_render_count"] >= 1, timeout=90)
+    assert s["_error"] == ""
+    tiles = [u for u in seen if "/tile.f16" in u]
+    assert tiles and all(u.startswith(f"{lab.url}tilemaker/layers/") for u in tiles)
+    low, high = lut("RdBu_r")[0], lut("RdBu_r")[255]
+    res = canvas_colours(page, [low, high])
+    assert res["tiles"] >= 1
+    # Both halves are drawn in the colormap's end colours; the NaN strip is transparent.
+    assert res["counts"][0] > 1000 and res["counts"][1] > 1000, res
+    assert res["opaque"] < res["total"]
+
+
+def test_vmin_change_repaints_without_requests(lab, page, two_value_map):
+    name, state = write_notebook(
+        lab, f"v = TileViewer({str(two_value_map)!r}, cmap='gray', vmin=-100, vmax=100, zoom=3, center=[30, 0])"
+    )
+    seen = _track_requests(page)
+    open_notebook(page, lab, name)
+    _wait_drawn(page)
+    s = read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
+    time.sleep(1.0)  # let every tile of the viewport arrive
+    before = canvas_colours(page, [lut("gray")[0], lut("gray")[255]])
+    n_tiles = len([u for u in seen if "/tile." in u])
+    count = read_state(state)["_render_count"]
+    run_code(page, "v.set_range(-300, 300)")
+    read_state(state, lambda s: s["_render_count"] > count and s["vmin"] == -300)
+    after = canvas_colours(page, [lut("gray")[0], lut("gray")[255]])
+    assert len([u for u in seen if "/tile." in u]) == n_tiles, "a range change must not fetch tiles"
+    # −100 and +100 are no longer the end colours of a ±300 range.
+    assert before["counts"][0] > 1000 and after["counts"][0] < before["counts"][0] / 10
+    assert s["cmap"] == "gray"
+
+
+def test_pan_and_zoom_reach_the_kernel(lab, page, two_value_map):
+    name, state = write_notebook(lab, f"v = TileViewer({str(two_value_map)!r}, zoom=2, center=[30, 0])")
+    open_notebook(page, lab, name)
+    _wait_drawn(page)
+    s0 = read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
+    box = page.locator(".tmw-host .leaflet-container").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 200, cy + 100, steps=10)
+    page.mouse.up()
+    s1 = read_state(state, lambda s: s["center"] != s0["center"])
+    # Dragging the sky to the right shows what lies west... with RA increasing to the left
+    # the centre moves to lower RA; dragging down moves the centre north.
+    assert s1["center"][1] > s0["center"][1]
+    page.mouse.wheel(0, -400)
+    s2 = read_state(state, lambda s: s["zoom"] > s1["zoom"])
+    assert s2["zoom"] > s0["zoom"]
+
+
+def test_comm_transport_without_the_extension(lab_without_extension, page, two_value_map):
+    lab = lab_without_extension
+    name, state = write_notebook(
+        lab, f"v = TileViewer({str(two_value_map)!r}, cmap='RdBu_r', vmin=-100, vmax=100, zoom=3, center=[30, 0])"
+    )
+    seen = _track_requests(page)
+    open_notebook(page, lab, name)
+    _wait_drawn(page)
+    s = read_state(state, lambda s: s["_transport"] == "comm" and s["_render_count"] >= 1, timeout=90)
+    assert s["_error"] == ""
+    assert not [u for u in seen if "/tile." in u]
+    res = canvas_colours(page, [lut("RdBu_r")[0], lut("RdBu_r")[255]])
+    assert res["counts"][0] > 1000 and res["counts"][1] > 1000, res
+
+
+def test_notebook7_renders_the_widget(lab, page, two_value_map):
+    name, state = write_notebook(
+        lab, f"v = TileViewer({str(two_value_map)!r}, cmap='RdBu_r', vmin=-100, vmax=100, zoom=3, center=[30, 0])"
+    )
+    open_notebook(page, lab, name, ui="notebook")
+    _wait_drawn(page)
+    read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
+    res = canvas_colours(page, [lut("RdBu_r")[0], lut("RdBu_r")[255]])
+    assert res["counts"][0] > 1000 and res["counts"][1] > 1000, res
