@@ -104,9 +104,20 @@ class MemcachedCache(Cache):
             timeout=timeout,
             no_delay=True,
         )
+        from pymemcache.exceptions import (
+            MemcacheClientError,
+            MemcacheServerError,
+            MemcacheUnexpectedCloseError,
+        )
+
+        # The server answered but refused one value (e.g. "object too large" when it
+        # runs with a small -I): that value is not cached, the server is not "down".
+        self._refusals = (MemcacheClientError, MemcacheServerError)
+        self._closed = MemcacheUnexpectedCloseError
         self.retry_seconds = retry_seconds
         self._down_until = 0.0
         self._warned = False
+        self._warned_refused = False
         self.hits = 0
         self.misses = 0
         self.errors = 0
@@ -122,6 +133,18 @@ class MemcachedCache(Cache):
             self._warned = True
             log.warning(
                 "memcached at %s:%s is not answering (%s); computing instead of caching",
+                self.host,
+                self.port,
+                exc,
+            )
+
+    def _refused(self, exc: Exception) -> None:
+        self.errors += 1
+        if not self._warned_refused:
+            self._warned_refused = True
+            log.warning(
+                "memcached at %s:%s refused a value (%s); such values are not cached "
+                "(is its item size, -I, below 1 MiB?)",
                 self.host,
                 self.port,
                 exc,
@@ -162,8 +185,14 @@ class MemcachedCache(Cache):
                 f"{k}:{i}": value[off : off + self.CHUNK]
                 for i, off in enumerate(range(0, len(value), self.CHUNK))
             }
-            self._client.set_many(chunks, noreply=False)
+            if self._client.set_many(chunks, noreply=False):
+                return  # some chunk was not stored: no manifest, so no partial value
             self._client.set(k, f"CHUNKS:{len(chunks)}".encode(), noreply=False)
+        except self._refusals as exc:
+            if isinstance(exc, self._closed):
+                self._failed(exc)
+            else:
+                self._refused(exc)
         except Exception as exc:
             self._failed(exc)
 

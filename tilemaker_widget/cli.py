@@ -37,6 +37,10 @@ def cmd_genconfig(args: argparse.Namespace) -> int:
     if not fits_files:
         print("genconfig: give at least one FITS file", file=sys.stderr)
         return 2
+    missing = [c for c in catalogues if not Path(c).is_file()]
+    if missing:
+        print(f"genconfig: {missing[0]}: no such file", file=sys.stderr)
+        return 1
     try:
         cat = catalogue_from_fits(fits_files, group_name=args.name)
     except (OSError, ValueError) as exc:
@@ -110,13 +114,16 @@ def _warm(url: str, token: str) -> None:
         path = layer.get("provider", {}).get("filename", "")
         size = os.path.getsize(path) / 2**20 if path and os.path.exists(path) else 0
         print(f"  reading {layer['name']} ({Path(path).name}, {size:.0f} MiB): statistics…", end="", flush=True)
-        t0 = time.monotonic()
-        get(f"histograms/data/{layer['layer_id']}")
-        print(f" {time.monotonic() - t0:.1f} s; overview…", end="", flush=True)
-        t0 = time.monotonic()
-        for x in (0, 1):
-            get(f"layers/{layer['layer_id']}/0/0/{x}/tile.f16")
-        print(f" {time.monotonic() - t0:.1f} s")
+        try:
+            t0 = time.monotonic()
+            get(f"histograms/data/{layer['layer_id']}")
+            print(f" {time.monotonic() - t0:.1f} s; overview…", end="", flush=True)
+            t0 = time.monotonic()
+            for x in (0, 1):
+                get(f"layers/{layer['layer_id']}/0/0/{x}/tile.f16")
+            print(f" {time.monotonic() - t0:.1f} s")
+        except OSError as exc:  # the viewer shows the layer's error; keep serving
+            print(f" failed: {exc}")
 
 
 def run_server(config: Path | None, port: int | None, ip: str, token: str | None, open_browser: bool, extra: list[str], warm: bool = True) -> int:
@@ -129,6 +136,7 @@ def run_server(config: Path | None, port: int | None, ip: str, token: str | None
         "--no-browser",
         f"--ServerApp.ip={ip}",
         f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",  # a busy port fails, rather than serving elsewhere
         f"--IdentityProvider.token={token}",
         "--ServerApp.jpserver_extensions=tilemaker_widget=True",
         *extra,
@@ -157,11 +165,14 @@ def run_server(config: Path | None, port: int | None, ip: str, token: str | None
         return 0
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+            # SIGTERM stops jupyter server at once; a single SIGINT would make it ask
+            # "Shut down this Jupyter server (y/[n])?" when it has a terminal.
+            proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
 
 
 def cmd_open(args: argparse.Namespace) -> int:
@@ -173,6 +184,10 @@ def cmd_open(args: argparse.Namespace) -> int:
     if not fits_files:
         print("open: give at least one FITS file", file=sys.stderr)
         return 2
+    missing = [c for c in others if not Path(c).is_file()]
+    if missing:
+        print(f"open: {missing[0]}: no such file", file=sys.stderr)
+        return 1
     try:
         config = catalogue_to_dict(catalogue_from_fits(fits_files))
     except (OSError, ValueError) as exc:
@@ -182,7 +197,7 @@ def cmd_open(args: argparse.Namespace) -> int:
         {
             "source_group_id": f"sources-{k}",
             "name": Path(c).name,
-            "provider": {"file_type": "csv" if c.endswith(".csv") else "json", "filename": str(Path(c).resolve())},
+            "provider": {"file_type": "csv" if c.lower().endswith(".csv") else "json", "filename": str(Path(c).resolve())},
         }
         for k, c in enumerate(others)
     ]
@@ -257,7 +272,19 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_dev)
 
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # SIGTERM (kill, systemd) and SIGHUP (closed terminal) clean up like Ctrl-C: the
+    # server is stopped and `open`/`dev` remove their temporary folders.
+    signal.signal(signal.SIGTERM, stop)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, stop)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ def leaflet_map(
     cmap: str | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
+    stretch: str | None = None,
     base_url: str | None = None,
     **map_kwargs: Any,
 ) -> Any:
@@ -63,6 +64,7 @@ def leaflet_map(
         cmap = cmap or viewer.cmap
         vmin = viewer.vmin if vmin is None else vmin
         vmax = viewer.vmax if vmax is None else vmax
+        stretch = stretch or viewer.stretch
         center = (viewer.center[1], ((viewer.center[0] + 180.0) % 360.0) - 180.0)
     else:
         layer = str(source)
@@ -79,7 +81,10 @@ def leaflet_map(
         "bounds": [[-180.0, -90.0], [180.0, 90.0]],
     }
     tiles = ipyleaflet.TileLayer(
-        url=tile_url(layer, base_url, cmap=cmap, vmin=vmin, vmax=vmax),
+        url=tile_url(
+            layer, base_url, cmap=cmap, vmin=vmin, vmax=vmax,
+            stretch=None if stretch in (None, "linear") else stretch,
+        ),
         tile_size=tile_size,
         tms=True,
         max_native_zoom=native_level,

@@ -110,9 +110,12 @@ class TileMaker(LoggingConfigurable):
         return bool(idp is not None and idp.auth_enabled)
 
     def make_cache(self) -> Any:
-        from ..cache import MemcachedCache, MemoryCache
+        from ..cache import Cache, MemcachedCache, MemoryCache
 
-        if self.cache_type == "memcached":
+        kind = self.cache_type.lower()
+        if kind == "in_memory":  # TileMaker's name for it
+            kind = "memory"
+        if kind == "memcached":
             return MemcachedCache(
                 self.memcached_host,
                 self.memcached_port,
@@ -120,12 +123,10 @@ class TileMaker(LoggingConfigurable):
                 timeout=self.memcached_timeout,
                 prefix=self.memcached_prefix,
             )
-        if self.cache_type not in ("memory", "none"):
-            self.log.warning("tilemaker: unknown cache_type %r, using memory", self.cache_type)
-        if self.cache_type == "none":
-            from ..cache import Cache
-
+        if kind == "none":
             return Cache()
+        if kind != "memory":
+            self.log.warning("tilemaker: unknown cache_type %r, using memory", self.cache_type)
         return MemoryCache(self.cache_size_mb * 2**20)
 
     @property
