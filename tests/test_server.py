@@ -115,7 +115,8 @@ async def test_layer_description(jp_fetch, tm_setup):
     assert d["pixel_scale_arcmin"] == pytest.approx(6.0)
     assert d["native_level"] == 2 and d["resampled"] is False
     assert "error" not in d
-    assert d["provider"]["filename"] == str(tm_setup.maps["iqu"])
+    assert d["provider"] == {"provider_type": "fits", "hdu": None, "index": 0}
+    assert str(tm_setup.maps["iqu"]) not in r.body.decode()  # no server paths leak
 
 
 async def test_all_layers_and_auto_range(jp_fetch, tm_setup):

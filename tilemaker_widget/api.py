@@ -172,7 +172,9 @@ class Api:
             "map_id": layer.map_id,
             "band_id": layer.band_id,
             "grant": layer.grant,
-            "provider": layer.provider.to_json(),
+            # Which plane, never where the file lives: paths are not the client's business
+            # (and a public server must not reveal its file system).
+            "provider": {k: v for k, v in layer.provider.to_json().items() if k != "filename"},
         }
         try:
             geometry = self.engine.describe(layer)

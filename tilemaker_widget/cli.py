@@ -111,9 +111,7 @@ def _warm(url: str, token: str) -> None:
         if "error" in layer:
             print(f"  {layer['name']}: {layer['error']}")
             continue
-        path = layer.get("provider", {}).get("filename", "")
-        size = os.path.getsize(path) / 2**20 if path and os.path.exists(path) else 0
-        print(f"  reading {layer['name']} ({Path(path).name}, {size:.0f} MiB): statistics…", end="", flush=True)
+        print(f"  reading {layer['name']} ({layer.get('shape')} pixels): statistics…", end="", flush=True)
         try:
             t0 = time.monotonic()
             get(f"histograms/data/{layer['layer_id']}")
