@@ -54,7 +54,9 @@ def make_data(folder: Path) -> Path:
     config = folder / "sample_config.json"
     if not config.exists():
         print(f"writing a 1′ sample map to {folder} …", flush=True)
-        write_sample(folder, res_arcmin=1.0, dec_range=(-30.0, 10.0), ra_range=(60.0, -60.0), n_sources=100)
+        write_sample(
+            folder, res_arcmin=1.0, dec_range=(-30.0, 10.0), ra_range=(60.0, -60.0), n_sources=100
+        )
     return config
 
 
@@ -144,8 +146,16 @@ def rate(before: dict, after: dict, hit: str = "hits", miss: str = "misses") -> 
     return round(h / (h + m), 4) if h + m else None
 
 
-def scenario(name: str, servers: list[JupyterServer], memcached: Memcached | None, paths: list[str],
-             size: int, clients: int, rounds: int, seed: int) -> dict:
+def scenario(
+    name: str,
+    servers: list[JupyterServer],
+    memcached: Memcached | None,
+    paths: list[str],
+    size: int,
+    clients: int,
+    rounds: int,
+    seed: int,
+) -> dict:
     ports = [s.port for s in servers]
     rng = random.Random(seed)
     out: dict = {"processes": len(servers), "cache": "memcached" if memcached else "memory"}
@@ -181,7 +191,9 @@ def scenario(name: str, servers: list[JupyterServer], memcached: Memcached | Non
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--clients", type=int, default=8, help="concurrent keep-alive clients (8)")
     ap.add_argument("--rounds", type=int, default=3, help="warm passes per client over the set (3)")
     ap.add_argument("--workers", type=int, default=8, help="engine threads per process (8)")
@@ -197,7 +209,11 @@ def main() -> int:
         f"{args.clients} clients, warm = {args.rounds} passes each; {os.cpu_count()} CPUs",
         flush=True,
     )
-    env = {"PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        "PYTHONPATH": os.pathsep.join(
+            [str(HERE), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]
+        )
+    }
     common = [
         f"--TileMaker.config_path={config}",
         f"--TileMaker.workers={args.workers}",
@@ -214,10 +230,14 @@ def main() -> int:
     live: list = []
     try:
         # -- one process, in-memory cache
-        one = JupyterServer(work / "servers", TOKEN, [*common, "--TileMaker.cache_type=memory"], env, name="memory")
+        one = JupyterServer(
+            work / "servers", TOKEN, [*common, "--TileMaker.cache_type=memory"], env, name="memory"
+        )
         live.append(one)
         one.start()
-        results["memory"] = scenario("memory", [one], None, paths, size, args.clients, args.rounds, args.seed)
+        results["memory"] = scenario(
+            "memory", [one], None, paths, size, args.clients, args.rounds, args.seed
+        )
         one.stop()
         live.remove(one)
 
@@ -225,13 +245,22 @@ def main() -> int:
         mc = Memcached(memory_mb=1024)
         live.append(mc)
         mc.start()
-        mc_args = [*common, "--TileMaker.cache_type=memcached", "--TileMaker.memcached_host=127.0.0.1",
-                   f"--TileMaker.memcached_port={mc.port}", f"--TileMaker.memcached_pool_size={args.workers}"]
-        pair = [JupyterServer(work / "servers", TOKEN, mc_args, env, name=f"mc{k}") for k in range(2)]
+        mc_args = [
+            *common,
+            "--TileMaker.cache_type=memcached",
+            "--TileMaker.memcached_host=127.0.0.1",
+            f"--TileMaker.memcached_port={mc.port}",
+            f"--TileMaker.memcached_pool_size={args.workers}",
+        ]
+        pair = [
+            JupyterServer(work / "servers", TOKEN, mc_args, env, name=f"mc{k}") for k in range(2)
+        ]
         live.extend(pair)
         for s in pair:
             s.start()
-        results["memcached"] = scenario("2×memcached", pair, mc, paths, size, args.clients, args.rounds, args.seed)
+        results["memcached"] = scenario(
+            "2×memcached", pair, mc, paths, size, args.clients, args.rounds, args.seed
+        )
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

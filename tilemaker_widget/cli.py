@@ -28,25 +28,28 @@ def _free_port(preferred: int | None) -> int:
         return s.getsockname()[1]
 
 
-def cmd_genconfig(args: argparse.Namespace) -> int:
+def _config_for(files: list[str], command: str, group_name: str = "Files") -> tuple[dict | None, int]:
+    """A TileMaker config for FITS maps plus .json/.csv catalogues.
+
+    Returns (config, number of FITS files), or (None, exit code) after printing why.
+    """
     from .catalogue.config import catalogue_to_dict
     from .catalogue.inspect import catalogue_from_fits
 
-    fits_files = [f for f in args.files if not f.lower().endswith((".json", ".csv"))]
-    catalogues = [f for f in args.files if f.lower().endswith((".json", ".csv"))]
+    fits_files = [f for f in files if not f.lower().endswith((".json", ".csv"))]
+    catalogues = [f for f in files if f not in fits_files]
     if not fits_files:
-        print("genconfig: give at least one FITS file", file=sys.stderr)
-        return 2
+        print(f"{command}: give at least one FITS file", file=sys.stderr)
+        return None, 2
     missing = [c for c in catalogues if not Path(c).is_file()]
     if missing:
-        print(f"genconfig: {missing[0]}: no such file", file=sys.stderr)
-        return 1
+        print(f"{command}: {missing[0]}: no such file", file=sys.stderr)
+        return None, 1
     try:
-        cat = catalogue_from_fits(fits_files, group_name=args.name)
+        config = catalogue_to_dict(catalogue_from_fits(fits_files, group_name=group_name))
     except (OSError, ValueError) as exc:
-        print(f"genconfig: {exc}", file=sys.stderr)
-        return 1
-    config = catalogue_to_dict(cat)
+        print(f"{command}: {exc}", file=sys.stderr)
+        return None, 1
     config["source_groups"] = [
         {
             "source_group_id": f"sources-{k}",
@@ -58,13 +61,20 @@ def cmd_genconfig(args: argparse.Namespace) -> int:
         }
         for k, c in enumerate(catalogues)
     ]
+    return config, len(fits_files)
+
+
+def cmd_genconfig(args: argparse.Namespace) -> int:
+    config, n_fits = _config_for(args.files, "genconfig", group_name=args.name)
+    if config is None:
+        return n_fits
     text = json.dumps(config, indent=1)
     if args.output in (None, "-"):
         print(text)
     else:
         Path(args.output).write_text(text)
         n = sum(len(b["layers"]) for g in config["map_groups"] for m in g["maps"] for b in m["bands"])
-        print(f"wrote {args.output}: {n} layers from {len(fits_files)} files", file=sys.stderr)
+        print(f"wrote {args.output}: {n} layers from {n_fits} files", file=sys.stderr)
     return 0
 
 
@@ -174,31 +184,9 @@ def run_server(config: Path | None, port: int | None, ip: str, token: str | None
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    from .catalogue.config import catalogue_to_dict
-    from .catalogue.inspect import catalogue_from_fits
-
-    fits_files = [f for f in args.files if not f.lower().endswith((".json", ".csv"))]
-    others = [f for f in args.files if f not in fits_files]
-    if not fits_files:
-        print("open: give at least one FITS file", file=sys.stderr)
-        return 2
-    missing = [c for c in others if not Path(c).is_file()]
-    if missing:
-        print(f"open: {missing[0]}: no such file", file=sys.stderr)
-        return 1
-    try:
-        config = catalogue_to_dict(catalogue_from_fits(fits_files))
-    except (OSError, ValueError) as exc:
-        print(f"open: {exc}", file=sys.stderr)
-        return 1
-    config["source_groups"] = [
-        {
-            "source_group_id": f"sources-{k}",
-            "name": Path(c).name,
-            "provider": {"file_type": "csv" if c.lower().endswith(".csv") else "json", "filename": str(Path(c).resolve())},
-        }
-        for k, c in enumerate(others)
-    ]
+    config, code = _config_for(args.files, "open")
+    if config is None:
+        return code
     # The config goes in a private temporary folder, never beside the maps.
     with tempfile.TemporaryDirectory(prefix="tilemaker-widget-") as tmp:
         path = Path(tmp) / "config.json"

@@ -26,6 +26,39 @@ from .._version import __version__
 STATIC = os.path.join(os.path.dirname(os.path.dirname(__file__)), "static")
 
 
+def tilemaker_viewer_static() -> str | None:
+    """The static bundle (index.html + assets/) of an installed ``tilemaker`` package.
+
+    Found without importing tilemaker: importing it pulls in its server's heavy
+    dependencies (FastAPI, SQLModel, matplotlib...), which need not be installed.
+    """
+    import importlib.util
+
+    candidates = []
+    try:
+        spec = importlib.util.find_spec("tilemaker")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None:
+        candidates += list(spec.submodule_search_locations or [])
+    if not candidates:
+        try:
+            from importlib.metadata import PackageNotFoundError, distribution
+
+            dist = distribution("tilemaker")
+            for f in dist.files or []:
+                if str(f).replace("\\", "/").endswith("tilemaker/server/static/index.html"):
+                    candidates.append(str(f.locate().parent.parent.parent))
+                    break
+        except (ImportError, PackageNotFoundError):
+            pass
+    for folder in candidates:
+        static = os.path.join(folder, "server", "static")
+        if os.path.isfile(os.path.join(static, "index.html")):
+            return static
+    return None
+
+
 class TileMaker(LoggingConfigurable):
     """Settings of the tilemaker-widget server extension (``c.TileMaker.*``)."""
 
@@ -268,6 +301,58 @@ class StaticHandler(JupyterHandler, web.StaticFileHandler):
         return web.StaticFileHandler.compute_etag(self)
 
 
+class TileMakerViewerHandler(JupyterHandler):
+    """TileMaker's own viewer (from an installed ``tilemaker``) at ``{base_url}tilemaker/tm/``.
+
+    The viewer takes ``window.location.href`` minus its last character as the API base
+    and loads its assets relatively, so it is served unmodified from a folder whose URL
+    also answers the API (``tm/layers/default``, ``tm/layers/{id}/{z}/{y}/{x}/tile.png``...).
+    """
+
+    auth_resource = "tilemaker"
+
+    def initialize(self, static: str | None) -> None:
+        self.static = static
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        if self.static is None:
+            self.set_status(404)
+            self.finish(
+                {
+                    "error": "TileMaker's viewer is not installed on this server: "
+                    "pip install --no-deps tilemaker (its static bundle is all that is used)"
+                },
+                set_content_type="application/json",
+            )
+            return
+        if self.request.query or not self.request.path.endswith("/"):
+            # The viewer's API base is href minus the last character, so it must be
+            # opened as exactly .../tm/ (the ?token= login has already set the cookie).
+            self.redirect(url_path_join(self.base_url, "tilemaker", "tm") + "/")
+            return
+        self.xsrf_token  # noqa: B018 - sets the _xsrf cookie (for Hub-checked fetch GETs)
+        with open(os.path.join(self.static, "index.html"), "rb") as f:
+            body = f.read()
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")
+        self.finish(body)
+
+
+class MissingHandler(JupyterHandler):
+    auth_resource = "tilemaker"
+
+    @web.authenticated
+    @authorized
+    def get(self, path: str) -> None:
+        self.set_status(404)
+        self.finish(
+            {"error": f"{path}: TileMaker's viewer is not installed on this server"},
+            set_content_type="application/json",
+        )
+
+
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -287,12 +372,23 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     serverapp.web_app.settings["tilemaker"] = tilemaker
     base = serverapp.web_app.settings["base_url"]
     root = url_path_join(base, "tilemaker")
+    tm = url_path_join(root, "tm")
+    tm_static = tilemaker_viewer_static()
+    tm_assets = r"/((?:assets/[^/]+)|(?:[^/]+\.(?:png|ico|svg)))"
+    if tm_static is None:
+        tm_asset_route = (tm + tm_assets, MissingHandler)
+    else:
+        tm_asset_route = (tm + tm_assets, StaticHandler, {"path": tm_static})
     serverapp.web_app.add_handlers(
         ".*$",
         [
             (root + "/?", PageHandler),
             (url_path_join(root, "view") + "/?", PageHandler),
             (url_path_join(root, "static") + "/(.*)", StaticHandler, {"path": STATIC}),
+            # TileMaker's own viewer and the API again under its folder (see TileMakerViewerHandler).
+            (tm + "/?", TileMakerViewerHandler, {"static": tm_static}),
+            tm_asset_route,
+            (tm + "/(.+)", ApiHandler, {"tilemaker": tilemaker}),
             (root + "/(.+)", ApiHandler, {"tilemaker": tilemaker}),
         ],
     )
