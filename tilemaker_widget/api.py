@@ -456,7 +456,7 @@ class Api:
     # -- registration --------------------------------------------------------
     def register(self, body: bytes | None, grants: Grants, **_: Any) -> Response:
         from .catalogue.inspect import NotAnImage, band_name, layers_from_fits
-        from .catalogue.model import Band, Map, MapGroup
+        from .catalogue.model import Band, Map, MapGroup, fits_layer_id
 
         try:
             request = json.loads(body or b"{}")
@@ -480,8 +480,9 @@ class Api:
                 layers = [x for x in layers if x.provider.index == index]
                 if not layers:
                     raise ApiError(422, f"{spec['path']}: no plane with index {index}")
-            stem = layers[0].layer_id
-            name = spec.get("name") or real.rsplit("/", 1)[-1]
+            # One map per file (path + HDU), whichever planes are registered and when.
+            stem = fits_layer_id(real, layers[0].provider.hdu, None)
+            name = real.rsplit("/", 1)[-1]
             group = MapGroup(
                 map_group_id="registered",
                 name="Registered files",

@@ -170,6 +170,21 @@ class Box:
         }
 
 
+def _merge_maps(into: MapGroup, new: MapGroup) -> None:
+    """Add ``new``'s maps to ``into``, joining maps and bands that share an id."""
+    for m in new.maps:
+        old_map = next((x for x in into.maps if x.map_id == m.map_id), None)
+        if old_map is None:
+            into.maps.append(m)
+            continue
+        for b in m.bands:
+            old_band = next((x for x in old_map.bands if x.band_id == b.band_id), None)
+            if old_band is None:
+                old_map.bands.append(b)
+            else:
+                old_band.layers.extend(b.layers)
+
+
 class Catalogue:
     """All map groups, source groups and boxes one transport serves.
 
@@ -218,10 +233,10 @@ class Catalogue:
             group.maps = [m for m in group.maps if m.bands]
             if group.maps:
                 existing = self.map_group(group.map_group_id)
-                if existing is not None:
-                    existing.maps.extend(group.maps)
-                else:
+                if existing is None:
                     self.map_groups.append(group)
+                else:
+                    _merge_maps(existing, group)
             return result
 
     def add_source_group(self, group: SourceGroup) -> None:
