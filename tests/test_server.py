@@ -207,7 +207,14 @@ async def test_png_query_parameters(jp_fetch, tm_setup):
     idx = np.clip(np.floor(np.nan_to_num(t) * 256), 0, 255).astype(int)
     want = render.lut("magma")[idx]
     want[np.isnan(expected)] = 0
-    np.testing.assert_array_equal(rgba, want)
+    # A palette PNG with NaN has 257 "colours" when the tile uses all 256: the closest
+    # neighbouring pair of LUT entries then shares one (engine/render.py).
+    lut = render.lut("magma").astype(int)
+    closest = int(np.abs(np.diff(lut[:, :3], axis=0)).sum(axis=1).min())
+    diff = np.abs(rgba.astype(int) - want.astype(int))
+    assert diff.max() <= closest
+    assert (diff.any(axis=2)).mean() < 0.01
+    assert not diff[np.isnan(expected)].any()
     # Defaults: the layer's own cmap and range.
     r = await get(jp_fetch, *tile("act-I", "png"))
     rgba = np.asarray(Image.open(io.BytesIO(r.body)).convert("RGBA"))

@@ -102,23 +102,45 @@ def colour_indices(values: np.ndarray, opts: RenderOptions) -> tuple[np.ndarray,
     return idx.astype(np.uint8), bad
 
 
+def _palette_with_transparency(idx: np.ndarray, bad: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Indices, RGB palette and the index that stands for NaN (transparent).
+
+    A palette PNG is ~7× cheaper to encode than RGBA. NaN takes a palette entry the
+    tile does not use; only if all 256 colours occur does the closest pair of
+    neighbouring colours share one entry (a difference of at most that pair's step).
+    """
+    palette = table[:, :3].copy()
+    used = np.bincount(idx[~bad], minlength=256)
+    free = np.flatnonzero(used == 0)
+    if free.size:
+        hole = int(free[0])
+    else:
+        steps = np.abs(np.diff(palette.astype(np.int16), axis=0)).sum(axis=1)
+        hole = int(np.argmin(steps)) + 1
+        idx = np.where(idx == hole, np.uint8(hole - 1), idx)
+    idx = np.where(bad, np.uint8(hole), idx)
+    palette[hole] = 0  # transparent black, as the RGBA tiles had
+    return idx, palette, hole
+
+
 def encode_image(values: np.ndarray, opts: RenderOptions, ext: str) -> bytes:
-    """PNG (palette when there is no NaN, else RGBA), WebP (lossless) or JPEG."""
+    """PNG (palette, NaN transparent), WebP (lossless) or JPEG (NaN light grey)."""
     from PIL import Image
 
     table = lut(opts.cmap)
     idx, bad = colour_indices(values, opts)
-    has_bad = bool(bad.any())
     out = io.BytesIO()
     if ext == "png":
-        if not has_bad:
-            img = Image.frombuffer("P", idx.shape[::-1], idx.tobytes(), "raw", "P", 0, 1)
-            img.putpalette(table[:, :3].tobytes())
-            img.save(out, format="PNG", compress_level=1)
-        else:
-            rgba = table[idx]
-            rgba[bad] = 0
-            Image.fromarray(rgba, "RGBA").save(out, format="PNG", compress_level=1)
+        transparency = None
+        palette = table[:, :3]
+        if bad.any():
+            idx, palette, hole = _palette_with_transparency(idx, bad, table)
+            transparency = bytes(0 if k == hole else 255 for k in range(256))
+        img = Image.frombuffer("P", idx.shape[::-1], np.ascontiguousarray(idx).tobytes(), "raw", "P", 0, 1)
+        img.putpalette(palette.tobytes())
+        extra = {} if transparency is None else {"transparency": transparency}
+        # Z_RLE: as fast as Huffman-only on noisy maps, and still compact on masks.
+        img.save(out, format="PNG", compress_level=1, compress_type=3, **extra)
     elif ext == "webp":
         rgba = table[idx]
         rgba[bad] = 0
