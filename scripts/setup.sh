@@ -33,4 +33,5 @@ npm --prefix js run build --silent
 
 echo "setup: installing tilemaker-widget (editable) with test extras"
 SKIP_JUPYTER_BUILDER=1 .venv/bin/python -m pip install -q -e ".[test,docs]"
+.venv/bin/python -m pip install -q --no-deps tilemaker==3.1.0  # its viewer, served at tilemaker/tm/ (tests)
 echo "setup: done"
