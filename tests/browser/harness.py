@@ -266,6 +266,17 @@ def canvas_colours(page: Any, colours: list[tuple[int, int, int]], tol: int = 3)
     )
 
 
+def wait_colours(page: Any, colours: list[tuple[int, int, int]], minimum: int = 1000, timeout: float = 60.0) -> dict[str, Any]:
+    """Poll `canvas_colours` until every colour covers ``minimum`` pixels (tiles keep
+    arriving after the first repaint when the output area resizes)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        res = canvas_colours(page, colours)
+        if all(c >= minimum for c in res["counts"]) or time.monotonic() > deadline:
+            return res
+        time.sleep(0.25)
+
+
 @pytest.fixture
 def two_value_map(tmp_path_factory) -> Path:
     """A 6′ CAR map: west half −100, east half +100 (μK), a NaN strip, at RA 0–60."""

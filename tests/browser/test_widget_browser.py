@@ -11,6 +11,7 @@ from harness import (
     open_notebook,
     read_state,
     run_code,
+    wait_colours,
     write_notebook,
 )
 
@@ -44,7 +45,7 @@ def test_http_tiles_drawn_with_colormap_and_range(lab, page, two_value_map):
     tiles = [u for u in seen if "/tile.f16" in u]
     assert tiles and all(u.startswith(f"{lab.url}tilemaker/layers/") for u in tiles)
     low, high = lut("RdBu_r")[0], lut("RdBu_r")[255]
-    res = canvas_colours(page, [low, high])
+    res = wait_colours(page, [low, high])
     assert res["tiles"] >= 1
     # Both halves are drawn in the colormap's end colours; the NaN strip is transparent.
     assert res["counts"][0] > 1000 and res["counts"][1] > 1000, res
@@ -60,7 +61,7 @@ def test_vmin_change_repaints_without_requests(lab, page, two_value_map):
     _wait_drawn(page)
     s = read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
     time.sleep(1.0)  # let every tile of the viewport arrive
-    before = canvas_colours(page, [lut("gray")[0], lut("gray")[255]])
+    before = wait_colours(page, [lut("gray")[0], lut("gray")[255]])
     n_tiles = len([u for u in seen if "/tile." in u])
     count = read_state(state)["_render_count"]
     run_code(page, "v.set_range(-300, 300)")
@@ -103,7 +104,7 @@ def test_comm_transport_without_the_extension(lab_without_extension, page, two_v
     s = read_state(state, lambda s: s["_transport"] == "comm" and s["_render_count"] >= 1, timeout=90)
     assert s["_error"] == ""
     assert not [u for u in seen if "/tile." in u]
-    res = canvas_colours(page, [lut("RdBu_r")[0], lut("RdBu_r")[255]])
+    res = wait_colours(page, [lut("RdBu_r")[0], lut("RdBu_r")[255]])
     assert res["counts"][0] > 1000 and res["counts"][1] > 1000, res
 
 
@@ -114,5 +115,5 @@ def test_notebook7_renders_the_widget(lab, page, two_value_map):
     open_notebook(page, lab, name, ui="notebook")
     _wait_drawn(page)
     read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
-    res = canvas_colours(page, [lut("RdBu_r")[0], lut("RdBu_r")[255]])
+    res = wait_colours(page, [lut("RdBu_r")[0], lut("RdBu_r")[255]])
     assert res["counts"][0] > 1000 and res["counts"][1] > 1000, res
