@@ -60,9 +60,17 @@ class Plane:
         Reads one rectangular block per run of nearby indices, so a tile straddling
         the RA seam of a full-sky map reads two narrow blocks, not the whole width.
         """
-        out = np.full((len(ii), len(jj)), np.nan, dtype=np.float32)
         row_runs = _runs(ii)
         col_runs = _runs(jj)
+        if len(row_runs) == 1 and len(col_runs) == 1:
+            (rsel, r0, r1), (csel, c0, c1) = row_runs[0], col_runs[0]
+            rpos, rsrc = _as_slices(rsel, ii[rsel] - r0)
+            cpos, csrc = _as_slices(csel, jj[csel] - c0)
+            whole = (slice(0, len(ii)), slice(0, len(jj)))
+            if isinstance(rpos, slice) and isinstance(cpos, slice) and (rpos, cpos) == whole:
+                # The whole request is one block of the map: no NaN padding, no second copy.
+                return self.read(slice(r0, r1), slice(c0, c1))[rsrc, csrc]
+        out = np.full((len(ii), len(jj)), np.nan, dtype=np.float32)
         for rsel, r0, r1 in row_runs:
             rpos, rsrc = _as_slices(rsel, ii[rsel] - r0)
             for csel, c0, c1 in col_runs:
