@@ -335,6 +335,22 @@ def test_odd_pixel_scale_is_nearest_neighbour(tmp_path, engine, rng):
     np.testing.assert_array_equal(shown, np.unique(data))
 
 
+def test_odd_pixel_scale_map_covering_whole_tiles(tmp_path, engine, rng):
+    # A map larger than a tile: the request is one block of the map read with repeated
+    # indices (no NaN padding), a different path through Plane.gather.
+    res = 7.0 / 60.0
+    data = rng.normal(size=(1300, 1200)).astype(np.float32)
+    path = write_car(tmp_path / "odd_big.fits", data, res, 60.0, -80.0)
+    layer = make_layer(path)
+    d = engine.describe(layer)
+    n, t = d["native_level"], d["tile_size"]
+    tiles = touching_tiles(engine, layer, n)
+    full = [k for k, v in tiles.items() if np.isfinite(v).all()]
+    assert full, "some tile lies entirely inside the map"
+    for (y, x), tile in tiles.items():
+        np.testing.assert_array_equal(tile, expected_native_tile(path, data, n, t, n, y, x))
+
+
 def test_tile_out_of_range(tmp_path, engine):
     path = write_car(tmp_path / "m.fits", ids(NY, NX), RES, RA_FIRST, DEC_FIRST)
     layer = make_layer(path)
