@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -497,3 +498,53 @@ async def test_full_page(jp_fetch):
     r = await jp_fetch("tilemaker", "static", "widget.js", headers={"Authorization": ""}, raise_error=False,
                        follow_redirects=False)
     assert r.code in (302, 403)
+
+
+# -- TileMaker's own viewer at tilemaker/tm/ (browser test: tests/browser/test_tilemaker_viewer.py)
+
+
+async def test_tilemaker_viewer_routes(jp_fetch):
+    from tilemaker_widget.server.extension import XSRF_FETCH, tilemaker_viewer_static
+
+    static = tilemaker_viewer_static()
+    assert static is not None, "tilemaker is not installed: run scripts/setup.sh"
+    r = await get(jp_fetch, "tm/")
+    assert r.code == 200 and r.headers["Content-Type"].startswith("text/html")
+    original = open(f"{static}/index.html", "rb").read()
+    # The bundle's page as shipped, plus a fetch wrapper adding X-XSRFToken (JupyterHub).
+    assert r.body.replace(b"\n" + XSRF_FETCH.encode(), b"") == original
+    asset = re.search(rb'src="\./(assets/[^"]+\.js)"', r.body).group(1).decode()
+    r = await get(jp_fetch, "tm", *asset.split("/"))
+    assert r.code == 200 and "javascript" in r.headers["Content-Type"]
+    # The API answers under tm/ too (the viewer's API base is its own folder).
+    assert body_json(await get(jp_fetch, "tm", "layers", "default")) == body_json(
+        await get(jp_fetch, "layers", "default")
+    )
+    r = await get(jp_fetch, "tm", *tile("act-I", "png"))
+    assert r.code == 200 and r.body.startswith(PNG)
+    # A query string (?token=...) or a missing slash would break its API base: redirected.
+    for path, params in (("tm/", {"view": "1"}), ("tm", None)):
+        r = await jp_fetch("tilemaker", path, params=params, raise_error=False, follow_redirects=False)
+        assert r.code == 302 and r.headers["Location"] == "/a%40b/tilemaker/tm/", (path, r.headers)
+    # Everything needs credentials.
+    r = await jp_fetch("tilemaker", "tm/", headers={"Authorization": ""}, raise_error=False, follow_redirects=False)
+    assert r.code == 302 and "/login" in r.headers["Location"]
+    r = await jp_fetch("tilemaker", "tm", *asset.split("/"), headers={"Authorization": ""}, raise_error=False,
+                       follow_redirects=False)
+    assert r.code in (302, 403)
+    r = await get(jp_fetch, "tm", "layers", "default", headers={"Authorization": ""})
+    assert r.code == 403
+
+
+@pytest.fixture
+def no_tilemaker_viewer(monkeypatch):
+    from tilemaker_widget.server import extension
+
+    monkeypatch.setattr(extension, "tilemaker_viewer_static", lambda: None)
+
+
+async def test_tilemaker_viewer_not_installed(no_tilemaker_viewer, jp_fetch):
+    assert_error(await get(jp_fetch, "tm/"), 404, "TileMaker's viewer is not installed", "pip install")
+    assert_error(await get(jp_fetch, "tm", "assets", "index.js"), 404, "not installed")
+    # The API itself does not depend on it.
+    assert (await get(jp_fetch, "tm", "layers", "default")).code == 200

@@ -27,7 +27,14 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 TOKEN = "browser-test-token"
 BASE = "/user/alice/"
-PORTS = range(8800, 8850)
+
+def _port_range() -> range:
+    """Ports for the test servers; ``TMW_TEST_PORTS=8860-8899`` when 8800-8849 are taken."""
+    lo, _, hi = os.environ.get("TMW_TEST_PORTS", "8800-8849").partition("-")
+    return range(int(lo), int(hi or lo) + 1)
+
+
+PORTS = _port_range()
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +55,7 @@ def _free_port() -> int:
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 8800-8849")
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 @dataclass
@@ -225,15 +232,14 @@ def open_notebook(page: Any, lab: Lab, name: str, ui: str = "lab") -> None:
 
 
 def run_code(page: Any, code: str) -> None:
-    """Append a cell to the open notebook and run it (code executes in the kernel)."""
+    """Run code in the open notebook's kernel (without waiting for it to finish).
+
+    Goes through the kernel connection rather than a UI command, which depends on focus.
+    """
     page.evaluate(
-        """async (code) => {
-          const app = window.jupyterapp;
-          const nb = app.shell.currentWidget.content;
-          nb.activeCellIndex = nb.widgets.length - 1;
-          await app.commands.execute('notebook:insert-cell-below');
-          nb.activeCell.model.sharedModel.setSource(code);
-          await app.commands.execute('notebook:run-cell');
+        """(code) => {
+          const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+          kernel.requestExecute({ code, store_history: false });
         }""",
         code,
     )
@@ -305,3 +311,70 @@ def lut(name: str) -> list[tuple[int, int, int]]:
 def _no_stale_copies(tmp_path):
     yield
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+# -- overlays: map geometry and the catalogue canvas ---------------------------------
+def map_geometry(page: Any, index: int = 0) -> dict[str, Any]:
+    """The Leaflet map's own state (centre, zoom, size, page rectangle, tile size, RA direction)."""
+    return page.evaluate(
+        """(i) => {
+          const host = document.querySelectorAll('.tmw-host')[i];
+          const v = host.tilemaker.viewer, map = v.map;
+          const c = map.getCenter(), s = map.getSize();
+          const r = map.getContainer().getBoundingClientRect();
+          return {lng: c.lng, lat: c.lat, zoom: map.getZoom(), width: s.x, height: s.y,
+                  left: r.left, top: r.top, tileSize: v.tileSize, raLeft: v.raLeft};
+        }""",
+        index,
+    )
+
+
+def _px_per_deg(g: dict[str, Any]) -> float:
+    return 2.0 ** g["zoom"] * g["tileSize"] / 180.0
+
+
+def sky_to_page(g: dict[str, Any], ra: float, dec: float) -> tuple[float, float]:
+    """Page pixel of a sky position (CAR: linear in RA and Dec), the strip copy nearest the centre."""
+    lng = 180.0 - ra % 360.0 if g["raLeft"] else ra % 360.0
+    lng -= 360.0 * round((lng - g["lng"]) / 360.0)
+    k = _px_per_deg(g)
+    return g["left"] + g["width"] / 2 + (lng - g["lng"]) * k, g["top"] + g["height"] / 2 - (dec - g["lat"]) * k
+
+
+def page_to_sky(g: dict[str, Any], x: float, y: float) -> tuple[float, float]:
+    """Sky position (RA in [0, 360), Dec) under a page pixel."""
+    k = _px_per_deg(g)
+    lng = g["lng"] + (x - g["left"] - g["width"] / 2) / k
+    dec = g["lat"] - (y - g["top"] - g["height"] / 2) / k
+    ra = (180.0 - lng) % 360.0 if g["raLeft"] else lng % 360.0
+    return ra, dec
+
+
+def overlay_pixels(page: Any, rgb: tuple[int, int, int], tol: int = 0) -> int:
+    """Pixels of one colour on the catalogue canvas (the markers' own colour is exact)."""
+    return page.evaluate(
+        """([rgb, tol]) => {
+          let n = 0;
+          for (const c of document.querySelectorAll('.tmw-host canvas.tmw-sky-canvas')) {
+            if (!c.width || !c.height) continue;
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            for (let i = 0; i < d.length; i += 4) {
+              if (d[i + 3] === 255 && Math.abs(d[i] - rgb[0]) <= tol && Math.abs(d[i + 1] - rgb[1]) <= tol
+                  && Math.abs(d[i + 2] - rgb[2]) <= tol) n += 1;
+            }
+          }
+          return n;
+        }""",
+        [list(rgb), tol],
+    )
+
+
+def wait_overlay_pixels(page: Any, rgb: tuple[int, int, int], at_least: int = 1, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    n = 0
+    while time.monotonic() < deadline:
+        n = overlay_pixels(page, rgb)
+        if n >= at_least:
+            return n
+        time.sleep(0.25)
+    raise AssertionError(f"only {n} overlay pixels of colour {rgb}")

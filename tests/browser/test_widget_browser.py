@@ -117,3 +117,98 @@ def test_notebook7_renders_the_widget(lab, page, two_value_map):
     read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
     res = wait_colours(page, [lut("RdBu_r")[0], lut("RdBu_r")[255]])
     assert res["counts"][0] > 1000 and res["counts"][1] > 1000, res
+
+
+def test_linked_views_follow_each_other(lab, page, two_value_map):
+    name, state = write_notebook(
+        lab,
+        f"from tilemaker_widget import link_views\n"
+        f"v = TileViewer({str(two_value_map)!r}, zoom=2, center=[30, 0], height=300)\n"
+        f"w = TileViewer({str(two_value_map)!r}, zoom=2, center=[30, 0], height=300)\n"
+        "links = link_views(v, w)\n"
+        "from IPython.display import display\n"
+        "display(w)",
+    )
+    open_notebook(page, lab, name)
+    _wait_drawn(page, 2)
+    s0 = read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
+    # Drag the second viewer: the first (whose state the kernel reports) follows.
+    maps = page.locator(".tmw-host .leaflet-container")
+    assert maps.count() == 2
+    box = maps.nth(0).bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx - 150, cy - 60, steps=8)
+    page.mouse.up()
+    s1 = read_state(state, lambda s: s["center"] != s0["center"])
+    assert s1["center"][1] < s0["center"][1]
+
+
+def test_tiles_load_over_http_while_the_kernel_is_busy(lab, page, two_value_map):
+    name, state = write_notebook(lab, f"v = TileViewer({str(two_value_map)!r}, zoom=3, center=[30, 0])")
+    seen = _track_requests(page)
+    open_notebook(page, lab, name)
+    _wait_drawn(page)
+    read_state(state, lambda s: s["_transport"] == "http")
+    done = lab.root / (name + ".slept")
+    run_code(page, f"import time, pathlib; time.sleep(40); pathlib.Path({str(done)!r}).write_text('done')")
+    time.sleep(1.0)
+    before = len([u for u in seen if "/tile." in u])
+    box = page.locator(".tmw-host .leaflet-container").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    for _ in range(3):  # far enough to uncover new tile columns
+        page.mouse.move(cx, cy)
+        page.mouse.down()
+        page.mouse.move(cx + 450, cy, steps=8)
+        page.mouse.up()
+    deadline = time.monotonic() + 15
+    while len([u for u in seen if "/tile." in u]) <= before and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert len([u for u in seen if "/tile." in u]) > before, "no tile requests after the pan"
+    assert not done.exists(), "new tiles arrived while the kernel was still running the cell"
+    read_state(state, lambda s: True)  # the viewer still reports once the kernel is free
+    deadline = time.monotonic() + 60
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert done.exists(), "the kernel really was running the sleep"
+
+
+def test_unreadable_map_shows_a_message(lab, page, tmp_path_factory):
+    import numpy as np
+    from astropy.io import fits
+
+    from tilemaker_widget.sample import car_header
+
+    folder = tmp_path_factory.mktemp("doomed")
+    header, shape = car_header(6.0, ra_range=(60.0, 0.0), dec_range=(-20.0, 20.0))
+    path = folder / "doomed.fits"
+    fits.PrimaryHDU(np.zeros(shape, np.float32), header).writeto(path)
+    name, state = write_notebook(lab, f"v = TileViewer({str(path)!r}, zoom=3, center=[30, 0])\nimport os; os.remove({str(path)!r})")
+    open_notebook(page, lab, name)
+    s = read_state(state, lambda s: s["_error"] != "", timeout=90)
+    assert "doomed.fits" in s["_error"] and "no such file" in s["_error"]
+    banner = page.locator(".tmw-host .tmw-error")
+    banner.wait_for(state="visible")
+    assert "doomed.fits" in banner.inner_text()
+
+
+def test_full_page_viewer(lab, page, two_value_map):
+    # The full page serves the maps of the server's catalogue: register the file first.
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(
+        lab.url + "tilemaker/register",
+        data=json.dumps({"sources": [{"path": str(two_value_map)}]}).encode(),
+        headers={"Authorization": "token browser-test-token", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        layer_id = json.loads(r.read())["layers"][0]["layer_id"]
+    page.goto(f"{lab.url}tilemaker/view?token=browser-test-token&layer={layer_id}&ra=30&dec=0&zoom=3")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1",
+        timeout=60_000,
+    )
+    assert "token=" not in page.url  # the page drops the token from the address bar

@@ -323,8 +323,7 @@ class TileMakerViewerHandler(JupyterHandler):
                 {
                     "error": "TileMaker's viewer is not installed on this server: "
                     "pip install --no-deps tilemaker (its static bundle is all that is used)"
-                },
-                set_content_type="application/json",
+                }
             )
             return
         if self.request.query or not self.request.path.endswith("/"):
@@ -335,9 +334,25 @@ class TileMakerViewerHandler(JupyterHandler):
         self.xsrf_token  # noqa: B018 - sets the _xsrf cookie (for Hub-checked fetch GETs)
         with open(os.path.join(self.static, "index.html"), "rb") as f:
             body = f.read()
+        # JupyterHub >= 4.1 refuses cookie-authenticated fetch() GETs without X-XSRFToken;
+        # the viewer's bundle stays untouched, its page gets a same-origin fetch wrapper.
+        body = body.replace(b"<head>", b"<head>\n" + XSRF_FETCH.encode(), 1)
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.finish(body)
+
+
+XSRF_FETCH = """<script>(() => {
+  const f = window.fetch.bind(window);
+  window.fetch = (input, init = {}) => {
+    const m = document.cookie.match(/(?:^|; )_xsrf=([^;]*)/);
+    const url = new URL(input instanceof Request ? input.url : String(input), location.href);
+    if (!m || url.origin !== location.origin) return f(input, init);
+    const headers = new Headers(init.headers || (input instanceof Request ? input.headers : undefined));
+    if (!headers.has("X-XSRFToken")) headers.set("X-XSRFToken", decodeURIComponent(m[1]));
+    return f(input, { ...init, headers });
+  };
+})();</script>"""
 
 
 class MissingHandler(JupyterHandler):
@@ -348,8 +363,7 @@ class MissingHandler(JupyterHandler):
     def get(self, path: str) -> None:
         self.set_status(404)
         self.finish(
-            {"error": f"{path}: TileMaker's viewer is not installed on this server"},
-            set_content_type="application/json",
+            {"error": f"{path}: TileMaker's viewer is not installed on this server"}
         )
 
 
