@@ -248,6 +248,10 @@ class TileViewer(anywidget.AnyWidget):
         try:
             info = self._api.engine.describe(layer)
             entry["shape"] = info["shape"]
+            # Grid facts, so the front end can request tiles without asking first.
+            for key in ("tile_size", "native_level", "number_of_levels", "pixel_scale_arcmin",
+                        "bounding_left", "bounding_right", "bounding_top", "bounding_bottom"):
+                entry[key] = info[key]
             entry["units"] = entry["units"] or info.get("map_units")
             entry["vmin"], entry["vmax"] = self._api.engine.resolve_range(layer)
         except Exception as exc:  # shown in the widget, the other layers still work
