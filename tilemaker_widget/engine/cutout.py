@@ -83,7 +83,12 @@ def cut(plane: Plane, box: SkyBox) -> tuple[np.ndarray, Any]:
         raise CutoutError("the box does not overlap the map")
     data = plane.gather(ii, jj)
     wcs = plane.wcs.deepcopy()
-    wcs.wcs.crpix = [wcs.wcs.crpix[0] - j0, wcs.wcs.crpix[1] - i0]
+    # Reference the cutout's own centre column: an equatorial CAR may move its reference
+    # longitude freely, and wcslib maps RA into ±180° around it, so tools reading the
+    # cutout get pixel positions inside it (not 360° away for boxes across the seam).
+    kc = nx // 2
+    wcs.wcs.crval = [(g.ra0 + (j0 + kc) * g.dra) % 360.0, wcs.wcs.crval[1]]
+    wcs.wcs.crpix = [kc + 1.0, wcs.wcs.crpix[1] - i0]
     return data, wcs
 
 
@@ -132,14 +137,13 @@ def aperture(plane: Plane, ra: float, dec: float, radius_arcmin: float) -> dict[
     except CutoutError:
         data = np.zeros((0, 0), np.float32)
     if data.size:
-        g = plane.geometry
-        # cut() shifted CRPIX by the cutout's origin (unwrapped map column, row).
-        j0 = round(plane.wcs.wcs.crpix[0] - wcs.wcs.crpix[0])
-        i0 = round(plane.wcs.wcs.crpix[1] - wcs.wcs.crpix[1])
-        cols = np.arange(data.shape[1]) + j0
-        rows = np.arange(data.shape[0]) + i0
-        pra = np.radians(g.ra0 + cols * g.dra)[None, :]
-        pdec = np.radians(g.dec0 + rows * g.ddec)[:, None]
+        # Sky positions of the cutout's pixel centres, from its own WCS (linear CAR).
+        cols = np.arange(data.shape[1], dtype=float)
+        rows = np.arange(data.shape[0], dtype=float)
+        ra_cols, _ = wcs.wcs_pix2world(cols, np.zeros_like(cols) + (data.shape[0] - 1) / 2, 0)
+        _, dec_rows = wcs.wcs_pix2world(np.zeros_like(rows), rows, 0)
+        pra = np.radians(ra_cols)[None, :]
+        pdec = np.radians(dec_rows)[:, None]
         c0, d0 = math.radians(ra), math.radians(dec)
         cos_sep = np.sin(pdec) * math.sin(d0) + np.cos(pdec) * math.cos(d0) * np.cos(pra - c0)
         inside = cos_sep >= math.cos(math.radians(r))
