@@ -18,10 +18,13 @@ def encode(values: np.ndarray, fmt: str = "f16", mirrored: bool = False) -> byte
     if fmt not in ("f16", "f32"):
         raise ValueError(f"unknown data tile format {fmt!r}")
     a = np.asarray(values, dtype=np.float32)
-    finite = np.isfinite(a)
-    n = int(finite.sum())
-    lo = float(a[finite].min()) if n else math.nan
-    hi = float(a[finite].max()) if n else math.nan
+    n = int(np.count_nonzero(np.isfinite(a)))
+    # fmin/fmax skip NaN without the masked copy a[finite] would make.
+    lo = float(np.fmin.reduce(a, axis=None)) if n else math.nan
+    hi = float(np.fmax.reduce(a, axis=None)) if n else math.nan
+    if n and not (math.isfinite(lo) and math.isfinite(hi)):  # ±inf present
+        finite = a[np.isfinite(a)]
+        lo, hi = float(finite.min()), float(finite.max())
     scale = 1.0
     if fmt == "f16":
         peak = max(abs(lo), abs(hi)) if n else 0.0
