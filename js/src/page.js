@@ -65,12 +65,42 @@ export function layerEntryFromDescription(d, names) {
 }
 
 /**
+ * The config's source groups and boxes as the widget's `catalogues` and `boxes` traits
+ * (best effort: a page without them still shows the maps).
+ * @param {HttpSource} http
+ */
+export async function overlayState(http) {
+  const [groups, boxes] = await Promise.all([
+    getJson(http, "sources").catch(() => []),
+    getJson(http, "highlights/boxes").catch(() => []),
+  ]);
+  return {
+    catalogues: (Array.isArray(groups) ? groups : []).map((/** @type {any} */ g) => ({
+      id: g.source_group_id,
+      name: g.name ?? g.source_group_id,
+      color: "#ffd400",
+      visible: true,
+      n: null,
+    })),
+    boxes: (Array.isArray(boxes) ? boxes : []).map((/** @type {any} */ b) => ({
+      id: String(b.box_id ?? b.id),
+      name: b.name ?? String(b.box_id ?? b.id),
+      top_left_ra: b.top_left_ra,
+      top_left_dec: b.top_left_dec,
+      bottom_right_ra: b.bottom_right_ra,
+      bottom_right_dec: b.bottom_right_dec,
+    })),
+  };
+}
+
+/**
  * @param {HTMLElement} el
  * @param {{apiRoot?: string, layer?: string}} [opts]
  */
 export async function mountPage(el, opts = {}) {
   const http = new HttpSource(opts.apiRoot ?? apiRootFromPath(window.location.pathname));
   const params = new URLSearchParams(window.location.search);
+  const overlays = overlayState(http);
   const descriptions = await getJson(http, "layers");
   const list = Array.isArray(descriptions) ? descriptions : descriptions?.layers ?? [];
   // The listing usually names group, map and band; ask the TileMaker menus only if not.
@@ -96,6 +126,9 @@ export async function mountPage(el, opts = {}) {
     _transport: "http",
     _error: "",
     _render_count: 0,
+    ...(await overlays),
+    selected_box: "",
+    selected_source: null,
   });
   el.classList.add("tmw-page");
   const viewer = new Viewer(el, model, http);

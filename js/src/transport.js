@@ -19,6 +19,7 @@ import { toArrayBuffer } from "./datatile.js";
  * @property {(method: string, path: string, query?: Query, body?: any, signal?: AbortSignal) => Promise<ApiResponse>} request
  * @property {(layerId: string) => "http" | "comm"} [kindFor]  which transport serves a layer
  * @property {(layers: any[]) => Promise<void>} [sync]  register newly added layers
+ * @property {TileSource | null} [comm]  the kernel comm, when there is a kernel (kernel-only data such as catalogues)
  * @property {() => void} [dispose]
  */
 

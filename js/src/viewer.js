@@ -17,6 +17,7 @@ import { createGoto } from "./controls/goto.js";
 import { createViewButtons } from "./controls/viewbuttons.js";
 import { createStatusLine } from "./controls/status.js";
 import { createColourBarOverlay } from "./controls/colourbar.js";
+import { createOverlays } from "./overlays/index.js";
 
 /** @typedef {import("./model.js").ModelLike} ModelLike */
 /** @typedef {import("./transport.js").TileSource} TileSource */
@@ -158,6 +159,9 @@ export class Viewer {
     add(createViewButtons(this), this.toolbar);
     add(createStatusLine(this), this.statusEl);
     add(createColourBarOverlay(this), this.mapWrap);
+    /** catalogues, boxes and the box tool (overlays/) */
+    this.overlays = createOverlays(this);
+    add(this.overlays, this.mapWrap);
 
     this.wireModel();
     this.wireMap();

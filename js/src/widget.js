@@ -13,6 +13,8 @@ export default {
     el.classList.add("tmw-host");
     const source = await chooseTransport(model);
     const viewer = new Viewer(el, model, source);
+    // For browser tests and benchmarks: the view's state, reachable from its element (no globals).
+    Object.assign(el, { tilemaker: { model, viewer } });
     return () => {
       viewer.dispose();
       source.dispose();
