@@ -40,6 +40,13 @@ import { createOverlays } from "./overlays/index.js";
  * @property {string | null} [cmap]
  * @property {"http" | "comm"} [transport]
  * @property {{path: string, hdu?: number, index?: number} | null} [source]
+ * @property {number} [tile_size]  grid facts as in `layers/{id}` (widget entries carry them)
+ * @property {number} [native_level]
+ * @property {number} [bounding_left]
+ * @property {number} [bounding_right]
+ * @property {number} [bounding_top]
+ * @property {number} [bounding_bottom]
+ * @property {string} [error]  why the kernel could not describe the layer
  */
 
 const DEFAULT_TILE_SIZE = 675;
@@ -289,7 +296,13 @@ export class Viewer {
   layerInfo(id) {
     let p = this.infos.get(id);
     if (!p) {
-      p = getJson(this.source, `layers/${encodeURIComponent(id)}`);
+      const entry = this.layerEntry(id);
+      // The widget's layer entries carry the grid facts, so the first tile needs no
+      // request before it; an entry with an error asks the API, which names the problem.
+      p =
+        entry && isNum(entry.tile_size) && isNum(entry.native_level) && !entry.error
+          ? Promise.resolve(entry)
+          : getJson(this.source, `layers/${encodeURIComponent(id)}`);
       this.infos.set(id, p);
       p.catch(() => this.infos.delete(id));
     }
