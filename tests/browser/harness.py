@@ -47,15 +47,17 @@ def jp_server_cleanup():  # noqa: D103
     yield
 
 
-def _free_port() -> int:
-    for port in PORTS:
+def free_port(ports: range | None = None) -> int:
+    """The first free loopback port in ``ports`` (default: this harness's range)."""
+    ports = PORTS if ports is None else ports
+    for port in ports:
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
 
 
 @dataclass
@@ -80,7 +82,7 @@ class Lab:
 
 
 def _start_lab(root: Path, extension: bool) -> Lab:
-    port = _free_port()
+    port = free_port()
     log = root / "server.log"
     cmd = [
         sys.executable,

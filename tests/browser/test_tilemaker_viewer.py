@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import free_port
 
 TOKEN = "tm-viewer-token"
 BASE = "/user/bob/"
@@ -34,17 +34,6 @@ class Server:
     proc: subprocess.Popen
     log: Path
     layer: dict[str, Any]
-
-
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 def _get(url: str) -> bytes:
@@ -65,7 +54,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("tmviewer")
     # A small 6′ I/Q/U map over RA −60…60°, Dec −30…10° (native level 2), sources and a box.
     paths = write_sample(root, res_arcmin=6.0, dec_range=(-30.0, 10.0), ra_range=(60.0, -60.0), n_sources=20)
-    port = _free_port()
+    port = free_port(PORTS)
     log = root / "server.log"
     cmd = [
         sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
