@@ -212,3 +212,18 @@ def test_full_page_viewer(lab, page, two_value_map):
         timeout=60_000,
     )
     assert "token=" not in page.url  # the page drops the token from the address bar
+
+
+def test_clearing_the_output_cleans_up(lab, page, two_value_map):
+    name, state = write_notebook(lab, f"v = TileViewer({str(two_value_map)!r}, zoom=3, center=[30, 0])")
+    seen = _track_requests(page)
+    open_notebook(page, lab, name)
+    _wait_drawn(page)
+    assert page.locator(".tmw-host .leaflet-container").count() == 1
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+    page.wait_for_function("() => document.querySelectorAll('.tmw-host, .leaflet-container').length === 0")
+    n = len(seen)
+    run_code(page, "v.zoom = 2; v.center = [10.0, 5.0]")
+    read_state(state, lambda s: s["zoom"] == 2)
+    page.wait_for_timeout(1500)
+    assert len(seen) == n, "a cleared viewer must not fetch anything"
