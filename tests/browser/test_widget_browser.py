@@ -227,3 +227,71 @@ def test_clearing_the_output_cleans_up(lab, page, two_value_map):
     read_state(state, lambda s: s["zoom"] == 2)
     page.wait_for_timeout(1500)
     assert len(seen) == n, "a cleared viewer must not fetch anything"
+
+
+def _bright_spot(page):
+    """Screen position (mean) of white pixels over all tile canvases."""
+    return page.evaluate(
+        """() => {
+          let sx = 0, sy = 0, n = 0;
+          for (const c of document.querySelectorAll('.tmw-host canvas.leaflet-tile')) {
+            if (c.width <= 1) continue;
+            const r = c.getBoundingClientRect();
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            for (let i = 0; i < d.length; i += 4) {
+              if (d[i] > 250 && d[i + 1] > 250 && d[i + 2] > 250 && d[i + 3] > 0) {
+                const p = i / 4, x = p % c.width, y = Math.floor(p / c.width);
+                sx += r.left + (x + 0.5) * r.width / c.width; sy += r.top + (y + 0.5) * r.height / c.height; n += 1;
+              }
+            }
+          }
+          return n ? [sx / n, sy / n, n] : null;
+        }"""
+    )
+
+
+def _wait_bright_spot(page, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        spot = _bright_spot(page)
+        if spot is not None:
+            return spot
+        page.wait_for_timeout(200)
+    raise AssertionError("the bright source never showed")
+
+
+def test_maps_of_different_pixel_scales_align_on_the_sky(lab, page, tmp_path_factory):
+    import numpy as np
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    from tilemaker_widget.sample import car_header
+
+    folder = tmp_path_factory.mktemp("scales")
+    paths = []
+    for res, name in ((6.0, "six.fits"), (7.0, "seven.fits")):
+        header, shape = car_header(res, ra_range=(40.0, 20.0), dec_range=(-10.0, 10.0))
+        data = np.zeros(shape, np.float32)
+        x, y = WCS(header).wcs_world2pix(31.0, 2.0, 0)
+        data[int(round(float(y))), int(round(float(x)))] = 100.0
+        fits.PrimaryHDU(data, header).writeto(folder / name)
+        paths.append(str(folder / name))
+    name, state = write_notebook(
+        lab, f"v = TileViewer({paths!r}, cmap='gray', zoom=5, center=[31.0, 2.0], height=400)\nv.set_range(-1, 1)"
+    )
+    open_notebook(page, lab, name)
+    _wait_drawn(page)
+    s = read_state(state, lambda s: s["_render_count"] >= 1)
+    from tilemaker_widget.catalogue.model import fits_layer_id
+
+    ids = [fits_layer_id(p, 0, None) for p in paths]
+    assert s["layer"] == ids[0]
+    first = _wait_bright_spot(page)
+    # A layer change applies that layer's defaults; set the colours again.
+    run_code(page, f"v.layer = {ids[1]!r}; v.cmap = 'gray'; v.set_range(-1, 1)")
+    read_state(state, lambda st: st["layer"] == ids[1] and st["_render_count"] > s["_render_count"])
+    page.wait_for_timeout(800)
+    second = _wait_bright_spot(page)
+    # At zoom 5 one map pixel (6′ or 7′) spans ~8 screen pixels; the two sources sit in
+    # their maps' nearest pixels, so their centres agree to about one map pixel.
+    assert abs(first[0] - second[0]) < 12 and abs(first[1] - second[1]) < 12, (first, second)
