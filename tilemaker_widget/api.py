@@ -418,12 +418,16 @@ class Api:
             [sg.stub() for sg in self.catalogue.source_groups if allowed(sg.grant, grants)]
         )
 
-    def source_group(self, sid: str, grants: Grants, **_: Any) -> Response:
+    def _source_group(self, sid: str, grants: Grants) -> Any:
         sg = self.catalogue.source_group(sid)
         if sg is None:
             raise ApiError(404, f"unknown source group {sid!r}")
         if not allowed(sg.grant, grants):
             raise ApiError(403, f"source group {sid!r} needs a grant you do not hold")
+        return sg
+
+    def source_group(self, sid: str, grants: Grants, **_: Any) -> Response:
+        sg = self._source_group(sid, grants)
         return Response.json(
             {
                 **sg.stub(),
@@ -435,11 +439,7 @@ class Api:
 
     def source_table(self, sid: str, grants: Grants, **_: Any) -> Response:
         """Columnar positions and names: compact for 100 000 markers."""
-        sg = self.catalogue.source_group(sid)
-        if sg is None:
-            raise ApiError(404, f"unknown source group {sid!r}")
-        if not allowed(sg.grant, grants):
-            raise ApiError(403, f"source group {sid!r} needs a grant you do not hold")
+        sg = self._source_group(sid, grants)
         return Response.json(
             {
                 **sg.stub(),
