@@ -142,16 +142,21 @@ class Engine:
                     tile = pyramid.tile_from_overview(ov, prep.mapping, z, y, x)
                     self.cache.set(self._tile_key(prep, z, y, x), _pack_tile(tile))
 
-    def _display_tile(
-        self, layer: Layer, z: int, y: int, x: int, flip: bool
-    ) -> tuple[Prepared, np.ndarray | None]:
-        prep = self.prepare(layer)
-        self._check(prep, z, y, x)
-        sx = flip_x(z, x) if flip else x
-        tile = self._tile(prep, z, y, sx)
+    def _display_tile(self, prep: Prepared, z: int, y: int, x: int, flip: bool) -> np.ndarray | None:
+        """The tile as displayed: TileMaker's ``flip`` remaps the column and mirrors it."""
+        tile = self._tile(prep, z, y, flip_x(z, x) if flip else x)
         if tile is not None and flip:
             tile = tile[:, ::-1]
-        return prep, tile
+        return tile
+
+    def _encoded(self, key: str, prep: Prepared, z: int, y: int, x: int, flip: bool, encode: Any) -> bytes | None:
+        """Cached bytes of ``encode(tile)``; an empty value records a tile off the map."""
+        hit = self.cache.get(key)
+        if hit is None:
+            tile = self._display_tile(prep, z, y, x, flip)
+            hit = b"" if tile is None else encode(tile)
+            self.cache.set(key, hit)
+        return hit or None
 
     def encoded_tile(
         self, layer: Layer, z: int, y: int, x: int, fmt: str = "f16", flip: bool = False
@@ -160,13 +165,7 @@ class Engine:
         prep = self.prepare(layer)
         self._check(prep, z, y, x)
         key = f"enc|{prep.key}|{z}|{y}|{x}|{fmt}|{int(flip)}"
-        hit = self.cache.get(key)
-        if hit is not None:
-            return hit or None
-        _, tile = self._display_tile(layer, z, y, x, flip)
-        body = b"" if tile is None else datatile.encode(tile, fmt, mirrored=flip)
-        self.cache.set(key, body)
-        return body or None
+        return self._encoded(key, prep, z, y, x, flip, lambda t: datatile.encode(t, fmt, mirrored=flip))
 
     def image_tile(
         self,
@@ -184,13 +183,7 @@ class Engine:
             f"img|{prep.key}|{z}|{y}|{x}|{ext}|{int(flip)}|{opts.cmap}|{opts.vmin!r}|"
             f"{opts.vmax!r}|{opts.stretch}|{int(opts.absolute)}"
         )
-        hit = self.cache.get(key)
-        if hit is not None:
-            return hit or None
-        _, tile = self._display_tile(layer, z, y, x, flip)
-        body = b"" if tile is None else render.encode_image(tile, opts, ext)
-        self.cache.set(key, body)
-        return body or None
+        return self._encoded(key, prep, z, y, x, flip, lambda t: render.encode_image(t, opts, ext))
 
     # -- values and statistics ------------------------------------------------
     def pixel(self, layer: Layer, ra: float, dec: float) -> dict[str, Any]:
