@@ -9,6 +9,8 @@ need_apt=()
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v memcached >/dev/null 2>&1 || need_apt+=(memcached)
 command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # nginx test: self-signed cert
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)        # nginx test: HTTP/2 client
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing ${need_apt[*]} (Debian)"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

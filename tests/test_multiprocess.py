@@ -177,9 +177,9 @@ def test_server_with_memcached_down_still_serves(sample, layer_and_tiles, server
 @pytest.fixture(scope="module")
 def nginx(servers, tmp_path_factory):
     if shutil.which("nginx") is None and not os.path.exists("/usr/sbin/nginx"):
-        pytest.skip("nginx is not installed (apt-get install -y nginx-light)")
+        pytest.fail("nginx is not installed: run scripts/setup.sh (apt-get install -y nginx-light)")
     if shutil.which("openssl") is None or shutil.which("curl") is None:
-        pytest.skip("openssl and curl are needed for the nginx test")
+        pytest.fail("openssl and curl are needed for the nginx test: run scripts/setup.sh")
     a, b = servers
     proxy = Nginx(tmp_path_factory.mktemp("nginx"), [a.port, b.port])
     try:
