@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .catalogue.model import Source
+from .model import Source
 
 RA_NAMES = ("ra", "ra_deg", "radeg", "raj2000", "ra_j2000", "alpha_j2000", "ra_icrs", "right_ascension")
 DEC_NAMES = ("dec", "dec_deg", "decdeg", "dej2000", "decj2000", "dec_j2000", "delta_j2000", "dec_icrs", "declination")
