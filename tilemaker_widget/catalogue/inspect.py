@@ -95,6 +95,29 @@ def default_style(kind: str, component: str | None, units: str | None) -> dict[s
     return {"vmin": -limit, "vmax": limit, "cmap": "RdBu_r"}
 
 
+def _check_frame(header: Any, shape: tuple[int, ...], name: str) -> None:
+    """Refuse a map in galactic (or any non-ICRS) coordinates when it is listed.
+
+    Other geometry problems (a TAN projection, say) are reported by the engine when
+    the layer is opened; a wrong frame is refused here already, because a map shown
+    in the wrong frame gives wrong positions silently rather than an error.
+    """
+    import warnings
+
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    from ..engine.geometry import require_equatorial
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        try:
+            wcs = WCS(header, naxis=2) if len(shape) > 2 else WCS(header)
+        except Exception:  # an unreadable WCS is reported when the layer is opened
+            return
+    if wcs.has_celestial:
+        require_equatorial(wcs.celestial, name)
+
+
 def layers_from_fits(path: str | os.PathLike, hdu: int | None = None) -> list[Layer]:
     """One `Layer` per 2-D plane of the chosen (or first) image HDU."""
     from astropy.io import fits
@@ -109,6 +132,7 @@ def layers_from_fits(path: str | os.PathLike, hdu: int | None = None) -> list[La
         raise FileNotFoundError(f"{path}: no such file") from None
     except OSError as exc:
         raise NotAnImage(f"{path}: not a readable FITS file ({exc})") from None
+    _check_frame(header, shape, path.name)
     units = parse_units(header.get("BUNIT"))
     kind = map_kind(path, header)
     n_planes = math.prod(shape[:-2]) if len(shape) > 2 else 1

@@ -21,6 +21,58 @@ class UnsupportedGeometry(ValueError):
     """The map's WCS is not a plain celestial CAR projection."""
 
 
+# Celestial axis pairs by their CTYPE prefix, named for messages. Only equatorial
+# coordinates can be shown until layers carry their own frame: a galactic map shown
+# as equatorial would put every value at a wrong sky position, silently.
+_FRAMES = {
+    "GLON": "galactic",
+    "ELON": "ecliptic",
+    "SLON": "supergalactic",
+    "HLON": "helioecliptic",
+    "HPLN": "helioprojective",
+}
+
+
+def require_equatorial(cel, name: str = "map") -> None:
+    """Refuse a celestial WCS whose frame is not ICRS (or FK5 at J2000).
+
+    FK5 J2000 differs from ICRS by less than 0.03″, far below any CAR map's pixel,
+    so it is accepted as ICRS; FK4, FK5 at another equinox, apparent places and
+    every non-equatorial system are refused with a message naming the frame.
+
+    Parameters
+    ----------
+    cel
+        The celestial part of an astropy WCS (two axes).
+    name
+        What the map is called in the message.
+
+    Raises
+    ------
+    UnsupportedGeometry
+        If the frame is not equatorial ICRS/FK5-J2000.
+    """
+    ctype = [str(c).upper() for c in cel.wcs.ctype]
+    lon = ctype[cel.wcs.lng] if cel.wcs.lng >= 0 else ctype[0]
+    prefix = lon[:4].rstrip("-")
+    if prefix != "RA":
+        frame = _FRAMES.get(lon[:4], f"{prefix or '?'} longitude/latitude")
+        raise UnsupportedGeometry(
+            f"{name}: the map is in {frame} coordinates ({', '.join(ctype)}); only "
+            "equatorial (RA/Dec, ICRS) maps can be shown yet: reproject it to RA/Dec first"
+        )
+    cel.wcs.set()  # wcslib fills RADESYS/EQUINOX defaults per the FITS standard
+    radesys = str(cel.wcs.radesys).strip().upper() or "ICRS"
+    equinox = float(cel.wcs.equinox)
+    if radesys == "ICRS" or (radesys == "FK5" and equinox == 2000.0):
+        return
+    where = radesys if not math.isfinite(equinox) else f"{radesys}, equinox {equinox:g}"
+    raise UnsupportedGeometry(
+        f"{name}: equatorial coordinates in the {where} frame cannot be placed on the "
+        "ICRS sky yet; only RADESYS ICRS (or FK5 with EQUINOX 2000) maps can be shown"
+    )
+
+
 def _wrap180(x: float) -> float:
     return (x + 180.0) % 360.0 - 180.0
 
@@ -46,6 +98,7 @@ class CarGeometry:
         ctype = [str(c).upper() for c in cel.wcs.ctype]
         if cel.naxis != 2 or not cel.has_celestial:
             raise UnsupportedGeometry(f"{name}: no celestial WCS (CTYPE {ctype})")
+        require_equatorial(cel, name)
         if not all(c.endswith("-CAR") for c in ctype):
             proj = ctype[0][-3:] if ctype and ctype[0] else "?"
             raise UnsupportedGeometry(
