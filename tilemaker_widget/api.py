@@ -16,18 +16,12 @@ from typing import Any
 
 from ._version import __version__
 from .catalogue.model import Catalogue, Grants, Layer, allowed
+from .errors import ApiError, status_for
 
 JSON = "application/json"
 IMAGE_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "jpeg": "image/jpeg"}
 DATA_TYPE = "application/octet-stream"
 TILE_CACHE_CONTROL = "private, max-age=3600"
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass
@@ -119,9 +113,6 @@ class Api:
         body: bytes | None = None,
         grants: Grants = None,
     ) -> Response:
-        from .engine import LayerUnavailable, RenderError, TileOutOfRange
-        from .engine.cutout import CutoutError
-
         path = path.strip("/")
         query = query or {}
         matched_path = False
@@ -134,16 +125,11 @@ class Api:
                 continue
             try:
                 return handler(query=query, body=body, grants=grants, **match.groupdict())
-            except ApiError as exc:
-                return Response.error(exc.status, exc.message)
-            except TileOutOfRange as exc:
-                return Response.error(404, str(exc))
-            except RenderError as exc:
-                return Response.error(400, str(exc))
-            except LayerUnavailable as exc:
-                return Response.error(exc.status, str(exc))
-            except CutoutError as exc:
-                return Response.error(400, str(exc))
+            except Exception as exc:
+                status = status_for(exc)
+                if status is None:
+                    raise  # a bug: the transport logs it and answers 500
+                return Response.error(status, str(exc))
         if matched_path:
             return Response.error(405, f"{method} is not allowed on /{path}")
         return Response.error(404, f"no such API route: /{path}")

@@ -18,12 +18,9 @@ import numpy as np
 from ..cache import Cache, MemoryCache, SingleFlight
 from ..catalogue.model import Layer
 from . import datatile, pyramid, render
+from .errors import LayerUnavailable, TileOutOfRange
 from .geometry import GridMapping, TileGrid, choose_grid
-from .planes import LayerUnavailable, Plane, PlanePool
-
-
-class TileOutOfRange(LookupError):
-    """A tile coordinate outside the layer's pyramid."""
+from .planes import Plane, PlanePool
 
 
 @dataclass(frozen=True)
@@ -35,6 +32,16 @@ class Prepared:
     @property
     def grid(self) -> TileGrid:
         return self.mapping.grid
+
+
+def cache_key(kind: str, prep: Prepared, *request: object) -> str:
+    """The one spelling of a cache key: what it holds, the plane's identity, the request.
+
+    Fields are joined by ``|`` (table in docs/architecture.md#caching); flags are
+    written as 0/1 and numbers by ``str``, so numpy and Python floats agree.
+    """
+    fields = (str(int(v)) if isinstance(v, bool) else str(v) for v in request)
+    return "|".join((kind, prep.key, *fields))
 
 
 def flip_x(z: int, x: int) -> int:
@@ -106,17 +113,14 @@ class Engine:
         self._check(prep, z, y, x)
         return self._tile(prep, z, y, x)
 
-    def _tile_key(self, prep: Prepared, z: int, y: int, x: int) -> str:
-        return f"tile|{prep.key}|{z}|{y}|{x}"
-
     def _tile(self, prep: Prepared, z: int, y: int, x: int) -> np.ndarray | None:
-        key = self._tile_key(prep, z, y, x)
+        key = cache_key("tile", prep, z, y, x)
         hit = self.cache.get(key)
         if hit is not None:
             return _unpack_tile(hit, prep.grid.tile_size)
         ov_level = pyramid.overview_level(prep.mapping)
         if ov_level is not None and z <= ov_level:
-            self._flight.run(f"ov|{prep.key}", lambda: self._fill_from_overview(prep, ov_level))
+            self._flight.run(cache_key("ov", prep), lambda: self._fill_from_overview(prep, ov_level))
             hit = self.cache.get(key)
             if hit is not None:
                 return _unpack_tile(hit, prep.grid.tile_size)
@@ -131,7 +135,7 @@ class Engine:
         return tile
 
     def _fill_from_overview(self, prep: Prepared, level: int) -> None:
-        if self.cache.get(self._tile_key(prep, 0, 0, 0)) is not None:
+        if self.cache.get(cache_key("tile", prep, 0, 0, 0)) is not None:
             return
         ov = pyramid.build_overview(prep.plane, prep.mapping, level)
         # Coarse tiles first, so the level-0 marker above is set only when all are in.
@@ -140,7 +144,7 @@ class Engine:
             for y in range(ny):
                 for x in range(nx):
                     tile = pyramid.tile_from_overview(ov, prep.mapping, z, y, x)
-                    self.cache.set(self._tile_key(prep, z, y, x), _pack_tile(tile))
+                    self.cache.set(cache_key("tile", prep, z, y, x), _pack_tile(tile))
 
     def _display_tile(self, prep: Prepared, z: int, y: int, x: int, flip: bool) -> np.ndarray | None:
         """The tile as displayed: TileMaker's ``flip`` remaps the column and mirrors it."""
@@ -164,7 +168,7 @@ class Engine:
         """The data tile in the wire format, or None when the tile misses the map."""
         prep = self.prepare(layer)
         self._check(prep, z, y, x)
-        key = f"enc|{prep.key}|{z}|{y}|{x}|{fmt}|{int(flip)}"
+        key = cache_key("enc", prep, z, y, x, fmt, flip)
         return self._encoded(key, prep, z, y, x, flip, lambda t: datatile.encode(t, fmt, mirrored=flip))
 
     def image_tile(
@@ -179,9 +183,8 @@ class Engine:
     ) -> bytes | None:
         prep = self.prepare(layer)
         self._check(prep, z, y, x)
-        key = (
-            f"img|{prep.key}|{z}|{y}|{x}|{ext}|{int(flip)}|{opts.cmap}|{opts.vmin!r}|"
-            f"{opts.vmax!r}|{opts.stretch}|{int(opts.absolute)}"
+        key = cache_key(
+            "img", prep, z, y, x, ext, flip, opts.cmap, opts.vmin, opts.vmax, opts.stretch, opts.absolute
         )
         return self._encoded(key, prep, z, y, x, flip, lambda t: render.encode_image(t, opts, ext))
 
@@ -228,7 +231,7 @@ class Engine:
         prep = self.prepare(layer)
         # The histogram range covers the layer's vmin/vmax, so they are part of the key:
         # two layers on the same plane with different ranges get different histograms.
-        key = f"stats|{prep.key}|{layer.vmin!r}|{layer.vmax!r}"
+        key = cache_key("stats", prep, layer.vmin, layer.vmax)
         hit = self.cache.get(key)
         if hit is not None:
             return json.loads(hit)
@@ -289,7 +292,7 @@ class Engine:
         from . import cutout
 
         prep = self.prepare(layer)
-        key = f"aperture|{prep.key}|{ra!r}|{dec!r}|{radius_arcmin!r}"
+        key = cache_key("aperture", prep, ra, dec, radius_arcmin)
         hit = self.cache.get(key)
         if hit is not None:
             return json.loads(hit)
@@ -321,4 +324,4 @@ def _unpack_tile(data: bytes, size: int) -> np.ndarray | None:
     return np.frombuffer(data, np.float32, offset=4).reshape(size, size)
 
 
-__all__ = ["Engine", "LayerUnavailable", "TileOutOfRange", "flip_x"]
+__all__ = ["Engine", "LayerUnavailable", "TileOutOfRange", "cache_key", "flip_x"]

@@ -20,15 +20,8 @@ import numpy as np
 
 from ..catalogue.inspect import NotAnImage, image_hdu_index, parse_units
 from ..catalogue.model import ArrayProvider, FitsProvider
+from .errors import LayerForbidden, LayerMissing, LayerUnavailable
 from .geometry import CarGeometry
-
-
-class LayerUnavailable(Exception):
-    """A layer's data cannot be read; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def file_identity(path: str | os.PathLike) -> tuple[str, int, int, int]:
@@ -36,9 +29,9 @@ def file_identity(path: str | os.PathLike) -> tuple[str, int, int, int]:
     try:
         st = os.stat(real)
     except FileNotFoundError:
-        raise LayerUnavailable(f"{path}: no such file", status=404) from None
+        raise LayerMissing(f"{path}: no such file") from None
     except OSError as exc:
-        raise LayerUnavailable(f"{path}: cannot be read ({exc.strerror})", status=403) from None
+        raise LayerForbidden(f"{path}: cannot be read ({exc.strerror})") from None
     return real, st.st_size, st.st_mtime_ns, st.st_ino
 
 
@@ -285,9 +278,9 @@ class PlanePool:
                     do_not_scale_image_data=True,
                 )
         except FileNotFoundError:
-            raise LayerUnavailable(f"{path}: no such file", status=404) from None
+            raise LayerMissing(f"{path}: no such file") from None
         except PermissionError:
-            raise LayerUnavailable(f"{path}: permission denied", status=403) from None
+            raise LayerForbidden(f"{path}: permission denied") from None
         except Exception as exc:  # astropy raises OSError, ValueError, VerifyError, …
             raise LayerUnavailable(f"{path}: not a readable FITS file ({exc})") from None
         with self._lock:
