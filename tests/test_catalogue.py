@@ -84,6 +84,38 @@ def test_grant_on_a_group_hides_everything_below(tmp_path):
     assert layer.provider.filename == tmp_path / "x.fits"
 
 
+def test_pruned_view_of_the_tree(tmp_path):
+    """One pruned tree per set of grants; its nodes describe themselves; the original is untouched."""
+    def layer(lid, **kw):
+        return {"layer_id": lid, "name": lid.upper(), "provider": {"filename": "x.fits"}, **kw}
+
+    data = {
+        "map_groups": [
+            {"map_group_id": "g", "name": "G", "maps": [
+                {"map_id": "m", "name": "M", "bands": [
+                    {"band_id": "b", "name": "B", "layers": [layer("l1"), layer("l2", grant="vip")]},
+                    {"band_id": "hidden", "name": "H", "grant": "vip", "layers": [layer("l3")]}]},
+                {"map_id": "m2", "name": "M2", "grant": "vip", "bands": []}]},
+            {"map_group_id": "g2", "name": "G2", "grant": "vip", "maps": []},
+        ]
+    }
+    cat = catalogue_from_dict(data, tmp_path)
+    view = cat.visible(frozenset())
+    assert [g.to_json() for g in view.map_groups] == [{"map_group_id": "g", "name": "G", "description": ""}]
+    assert view.menu() == [
+        {"map_group_id": "g", "name": "G", "description": "", "maps": [
+            {"map_id": "m", "name": "M", "description": "", "bands": [
+                {"band_id": "b", "name": "B", "description": "", "layers": [
+                    {"layer_id": "l1", "name": "L1", "description": None}]}]}]}
+    ]
+    assert view.map("m2") is None and view.band("hidden") is None and view.map_group("g2") is None
+    assert [(p.group.name, p.map.name, p.band.name, p.layer.layer_id) for p in view.places()] == [("G", "M", "B", "l1")]
+    # Everything for a holder of the grant (and for None); the catalogue itself is not pruned.
+    assert [x.layer_id for x in cat.visible(frozenset({"vip"})).layers()] == ["l1", "l2", "l3"]
+    assert [x.layer_id for x in cat.layers()] == ["l1", "l2", "l3"]
+    assert cat.place(cat.layer("l3")).band.band_id == "hidden"
+
+
 def test_source_groups_inline_json_csv(setup):
     cat = load_config(setup.config)
     ids = [g.source_group_id for g in cat.source_groups]

@@ -247,3 +247,38 @@ def test_link_views(iqu):
         link_views(a)
     with pytest.raises(ValueError, match="no trait 'colour'"):
         link_views(a, b, traits=("colour",))
+
+
+def test_widget_and_api_describe_every_layer_alike(tm_setup):
+    """The widget's ``layers`` are the API's descriptions plus transport and source, exactly.
+
+    The full page shows the API's descriptions as they are, so the widget and the page
+    describe a layer identically (colormap, range, grid facts, errors).
+    """
+    from tilemaker_widget.api import Api
+    from tilemaker_widget.catalogue.config import load_config
+    from tilemaker_widget.catalogue.model import FitsProvider, Layer
+    from tilemaker_widget.describe import fallback_range
+    from tilemaker_widget.engine import Engine
+
+    viewer = TileViewer(str(tm_setup.config))
+    server = Api(load_config(tm_setup.config), Engine())  # another process's view of the files
+    listing = json.loads(server.handle("GET", "layers").body)
+    assert [e["id"] for e in viewer.layers] == [d["layer_id"] for d in listing]
+    for entry, d in zip(viewer.layers, listing, strict=True):
+        assert json.loads(server.handle("GET", f"layers/{d['layer_id']}").body) == d
+        assert {k: v for k, v in entry.items() if k not in ("transport", "source")} == d
+        assert d["id"] == d["layer_id"] and d["group"] and d["map"] and d["band"]
+        assert isinstance(d["vmin"], float) and isinstance(d["vmax"], float) and d["vmin"] < d["vmax"]
+    by_id = {d["layer_id"]: d for d in listing}
+    # A layer without a cmap: one default rule (a sky map is RdBu_r), on every path.
+    assert by_id["secret"]["cmap"] == "RdBu_r"
+    # Layers that cannot be read: the error, no grid, the one fallback range (the
+    # configured numbers when there are some, else -1..1).
+    for lid in ("corrupt", "missing", "tan"):
+        broken = by_id[lid]
+        assert broken["error"] and broken["shape"] is None and "tile_size" not in broken
+        assert (broken["vmin"], broken["vmax"]) == (0.0, 1.0)
+    assert fallback_range(Layer("x", "x", FitsProvider("/nowhere.fits"), vmin="auto")) == (-1.0, 1.0)
+    default = json.loads(server.handle("GET", "layers/default").body)["layer"]
+    assert default == listing[0]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._version import __version__
+from .catalogue.inspect import layer_cmap
 from .catalogue.model import Catalogue, Grants, Layer, allowed
 from .errors import ApiError, status_for
 
@@ -144,101 +145,35 @@ class Api:
         return layer
 
     def describe(self, layer: Layer) -> dict[str, Any]:
-        """A layer as TileMaker describes it, plus our geometry fields."""
-        d = {
-            "layer_id": layer.layer_id,
-            "name": layer.name,
-            "description": layer.description,
-            "quantity": layer.quantity,
-            "units": layer.units,
-            "vmin": layer.vmin,
-            "vmax": layer.vmax,
-            "cmap": layer.cmap or "viridis",
-            "map_group_id": layer.map_group_id,
-            "map_id": layer.map_id,
-            "band_id": layer.band_id,
-            "grant": layer.grant,
-            # Which plane, never where the file lives: paths are not the client's business
-            # (and a public server must not reveal its file system).
-            "provider": {k: v for k, v in layer.provider.to_json().items() if k != "filename"},
-        }
-        try:
-            geometry = self.engine.describe(layer)
-        except Exception as exc:  # shown to the client, not raised: listings must work
-            d["error"] = str(exc)
-            return d
-        d.update(geometry)
-        if d["units"] is None:
-            d["units"] = geometry.get("map_units")
-        if not all(isinstance(d[k], (int, float)) for k in ("vmin", "vmax")):
-            try:
-                d["vmin"], d["vmax"] = self.engine.resolve_range(layer)
-            except Exception as exc:
-                d["error"] = str(exc)
-        return d
+        """The layer's one description (`describe.describe_layer`)."""
+        from .describe import describe_layer
 
-    def _menu(self, grants: Grants) -> list[dict[str, Any]]:
-        out = []
-        for g in self.catalogue.map_groups:
-            if not allowed(g.grant, grants):
-                continue
-            maps = []
-            for m in g.maps:
-                if not allowed(m.grant, grants):
-                    continue
-                bands = []
-                for b in m.bands:
-                    if not allowed(b.grant, grants):
-                        continue
-                    layers = [x.summary() for x in b.layers if allowed(x.grant, grants)]
-                    bands.append({"band_id": b.band_id, "name": b.name, "description": b.description, "layers": layers})
-                maps.append({"map_id": m.map_id, "name": m.name, "description": m.description, "bands": bands})
-            out.append({"map_group_id": g.map_group_id, "name": g.name, "description": g.description, "maps": maps})
-        return out
+        return describe_layer(self.catalogue.place(layer), self.engine)
 
     # -- listings ------------------------------------------------------------
     def status(self, **_: Any) -> Response:
         return Response.json({"name": "tilemaker-widget", "version": __version__, "api": 1})
 
     def map_groups(self, grants: Grants, **_: Any) -> Response:
-        return Response.json(
-            [
-                {"map_group_id": g.map_group_id, "name": g.name, "description": g.description}
-                for g in self.catalogue.map_groups
-                if allowed(g.grant, grants)
-            ]
-        )
+        return Response.json([g.to_json() for g in self.catalogue.visible(grants).map_groups])
 
     def maps_of_group(self, gid: str, grants: Grants, **_: Any) -> Response:
-        g = self.catalogue.map_group(gid)
-        if g is None or not allowed(g.grant, grants):
+        g = self.catalogue.visible(grants).map_group(gid)
+        if g is None:
             raise ApiError(404, f"unknown map group {gid!r}")
-        return Response.json(
-            [
-                {"map_id": m.map_id, "name": m.name, "description": m.description}
-                for m in g.maps
-                if allowed(m.grant, grants)
-            ]
-        )
+        return Response.json([m.to_json() for m in g.maps])
 
     def bands_of_map(self, mid: str, grants: Grants, **_: Any) -> Response:
-        for g in self.catalogue.map_groups:
-            for m in g.maps:
-                if m.map_id == mid and allowed(g.grant, grants) and allowed(m.grant, grants):
-                    return Response.json(
-                        [
-                            {"band_id": b.band_id, "name": b.name, "description": b.description}
-                            for b in m.bands
-                            if allowed(b.grant, grants)
-                        ]
-                    )
-        raise ApiError(404, f"unknown map {mid!r}")
+        m = self.catalogue.visible(grants).map(mid)
+        if m is None:
+            raise ApiError(404, f"unknown map {mid!r}")
+        return Response.json([b.to_json() for b in m.bands])
 
     def layers_of_band(self, bid: str, grants: Grants, **_: Any) -> Response:
-        for _g, _m, b, _layer in self.catalogue.walk(grants):
-            if b.band_id == bid:
-                return Response.json([x.summary() for x in b.layers if allowed(x.grant, grants)])
-        raise ApiError(404, f"unknown band {bid!r}")
+        b = self.catalogue.visible(grants).band(bid)
+        if b is None:
+            raise ApiError(404, f"unknown band {bid!r}")
+        return Response.json([x.summary() for x in b.layers])
 
     def search(self, query: dict[str, str], grants: Grants, **_: Any) -> Response:
         q = query.get("q", "").strip().lower()
@@ -246,7 +181,7 @@ class Api:
             raise ApiError(400, "search needs a non-empty q parameter")
         matched: list[str] = []
         menu = []
-        for g in self._menu(grants):
+        for g in self.catalogue.visible(grants).menu():
             if q in g["name"].lower():
                 matched.append(g["map_group_id"])
                 menu.append(g)
@@ -274,30 +209,25 @@ class Api:
         return Response.json({"filtered_layer_menu": menu, "matched_ids": matched})
 
     def default_layer(self, grants: Grants, **_: Any) -> Response:
-        first = next(self.catalogue.walk(grants), None)
+        view = self.catalogue.visible(grants)
+        first = next(view.places(), None)
         if first is None:
             return Response.json({"layer": None, "default_layer_menu": []})
-        g0, m0, b0, layer = first
-        menu = self._menu(grants)
+        menu = view.menu()
         # TileMaker sends the layers of the default band only; others load lazily.
         for g in menu:
+            if g["map_group_id"] != first.group.map_group_id:
+                g["maps"] = []
             for m in g["maps"]:
-                if g["map_group_id"] != g0.map_group_id or m["map_id"] != m0.map_id:
+                if m["map_id"] != first.map.map_id:
                     m["bands"] = []
                 for b in m["bands"]:
-                    if b["band_id"] != b0.band_id:
+                    if b["band_id"] != first.band.band_id:
                         b["layers"] = []
-            if g["map_group_id"] != g0.map_group_id:
-                g["maps"] = []
-        return Response.json({"layer": self.describe(layer), "default_layer_menu": menu})
+        return Response.json({"layer": self.describe(first.layer), "default_layer_menu": menu})
 
     def list_layers(self, grants: Grants, **_: Any) -> Response:
-        out = []
-        for g, m, b, layer in self.catalogue.walk(grants):
-            d = self.describe(layer)
-            d.update(group=g.name, map=m.name, band=b.name)
-            out.append(d)
-        return Response.json(out)
+        return Response.json([self.describe(layer) for layer in self.catalogue.layers(grants)])
 
     def layer_info(self, lid: str, grants: Grants, **_: Any) -> Response:
         return Response.json(self.describe(self._layer(lid, grants)))
@@ -346,7 +276,7 @@ class Api:
         from .engine import RenderOptions
 
         stretch = query.get("stretch", "log" if _flag(query, "log_norm") else "linear")
-        cmap = query.get("cmap") or layer.cmap or "viridis"
+        cmap = query.get("cmap") or layer_cmap(layer)
         if "vmin" in query or "vmax" in query:
             lo, hi = self._range_from_query(layer, query)
         else:
@@ -417,9 +347,7 @@ class Api:
         return Response.json(
             {
                 **sg.stub(),
-                "sources": [
-                    {"name": s.name, "ra": s.ra, "dec": s.dec, "extra": s.extra} for s in sg.sources
-                ],
+                "sources": [s.to_json() for s in sg.sources],
             }
         )
 

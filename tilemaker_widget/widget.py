@@ -21,7 +21,8 @@ from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, observe
 
 from .api import Api, PathPolicy
 from .catalogue.inputs import build_catalogue
-from .catalogue.model import Band, FitsProvider, Layer, Map, MapGroup
+from .catalogue.model import FitsProvider, Place
+from .describe import describe_layer
 from .engine import Engine
 from .engine.render import STRETCHES, RenderError, lut
 
@@ -97,7 +98,7 @@ class TileViewer(anywidget.AnyWidget):
         self.catalogue = build_catalogue(maps)
         engine, self._executor = _shared()
         self._api = Api(self.catalogue, engine, PathPolicy(enabled=False))
-        entries = [self._entry(g, m, b, x) for g, m, b, x in self.catalogue.walk()]
+        entries = [self._entry(place) for place in self.catalogue.visible().places()]
         first = entries[0]
         super().__init__()
         self.set_trait("layers", entries)
@@ -119,35 +120,16 @@ class TileViewer(anywidget.AnyWidget):
         self.on_msg(self._on_front_end_message)
 
     # -- layer bookkeeping ----------------------------------------------------
-    def _entry(self, g: MapGroup, m: Map, b: Band, layer: Layer) -> dict[str, Any]:
-        p = layer.provider
-        entry = {
-            "id": layer.layer_id,
-            "name": layer.name,
-            "group": g.name,
-            "map": m.name,
-            "band": b.name,
-            "units": layer.units,
-            "quantity": layer.quantity,
-            "cmap": layer.cmap or "RdBu_r",
-            "transport": "http" if isinstance(p, FitsProvider) else "comm",
-            "source": (
-                {"path": os.fspath(p.filename), "hdu": p.hdu, "index": p.index}
-                if isinstance(p, FitsProvider)
-                else None
-            ),
-        }
-        try:
-            info = self._api.engine.describe(layer)
-            entry["shape"] = info["shape"]
-            # Grid facts, so the front end can request tiles without asking first.
-            for key in ("tile_size", "native_level", "number_of_levels", "pixel_scale_arcmin",
-                        "bounding_left", "bounding_right", "bounding_top", "bounding_bottom"):
-                entry[key] = info[key]
-            entry["units"] = entry["units"] or info.get("map_units")
-            entry["vmin"], entry["vmax"] = self._api.engine.resolve_range(layer)
-        except Exception as exc:  # shown in the widget, the other layers still work
-            entry.update(shape=None, vmin=-1.0, vmax=1.0, error=str(exc))
+    def _entry(self, place: Place) -> dict[str, Any]:
+        """The API's description of the layer, plus how this viewer reaches it."""
+        p = place.layer.provider
+        entry = describe_layer(place, self._api.engine)
+        entry["transport"] = "http" if isinstance(p, FitsProvider) else "comm"
+        entry["source"] = (
+            {"path": os.fspath(p.filename), "hdu": p.hdu, "index": p.index}
+            if isinstance(p, FitsProvider)
+            else None
+        )
         return entry
 
     def _layer_entry(self, layer_id: str) -> dict[str, Any]:

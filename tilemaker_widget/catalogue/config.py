@@ -222,41 +222,13 @@ def catalogue_to_dict(catalogue: Catalogue) -> dict[str, Any]:
         }
 
     return {
-        "map_groups": [
-            {
-                "map_group_id": g.map_group_id,
-                "name": g.name,
-                "description": g.description,
-                "grant": g.grant,
-                "maps": [
-                    {
-                        "map_id": m.map_id,
-                        "name": m.name,
-                        "description": m.description,
-                        "grant": m.grant,
-                        "bands": [
-                            {
-                                "band_id": b.band_id,
-                                "name": b.name,
-                                "description": b.description,
-                                "grant": b.grant,
-                                "layers": [layer(x) for x in b.layers],
-                            }
-                            for b in m.bands
-                        ],
-                    }
-                    for m in g.maps
-                ],
-            }
-            for g in catalogue.map_groups
-        ],
+        "map_groups": [g.to_json(layer, grant=True) for g in catalogue.map_groups],
         "source_groups": [
             {
                 **sg.stub(),
                 "grant": sg.grant,
                 "sources": [
-                    {"name": s.name, "ra": s.ra, "dec": s.dec, "extra": s.extra}
-                    for s in sg.sources
+                    s.to_json() for s in sg.sources
                 ],
             }
             for sg in catalogue.source_groups

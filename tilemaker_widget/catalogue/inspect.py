@@ -118,6 +118,14 @@ def _check_frame(header: Any, shape: tuple[int, ...], name: str) -> None:
         require_equatorial(wcs.celestial, name)
 
 
+def layer_cmap(layer: Layer) -> str:
+    """The layer's colormap: its own, else `default_style`'s for what its name says it holds."""
+    if layer.cmap:
+        return layer.cmap
+    path = getattr(layer.provider, "filename", "")
+    return default_style(map_kind(path, {"EXTNAME": layer.name}), None, None)["cmap"]
+
+
 def layers_from_fits(path: str | os.PathLike, hdu: int | None = None) -> list[Layer]:
     """One `Layer` per 2-D plane of the chosen (or first) image HDU."""
     from astropy.io import fits

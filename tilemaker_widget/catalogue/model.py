@@ -7,13 +7,14 @@ hides that node and everything below it from users who do not hold the grant.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 Grants = frozenset[str] | None
 """The grants a user holds; ``None`` means unrestricted (a single-user server's owner)."""
@@ -91,8 +92,55 @@ class Layer:
         return {"layer_id": self.layer_id, "name": self.name, "description": self.description}
 
 
+class _Node:
+    """What map groups, maps and bands share: an id, a name, a grant, children."""
+
+    ID: ClassVar[str]
+    CHILDREN: ClassVar[str]
+    name: str
+    description: str
+    grant: str | None
+
+    @property
+    def node_id(self) -> str:
+        return getattr(self, self.ID)
+
+    @property
+    def children(self) -> list[Any]:
+        return getattr(self, self.CHILDREN)
+
+    def to_json(
+        self, leaf: Callable[[Layer], dict[str, Any]] | None = None, *, grant: bool = False
+    ) -> dict[str, Any]:
+        """This node as TileMaker lists it; with ``leaf``, its whole subtree down to layers.
+
+        ``grant=True`` adds the grants (the configuration file's form, not the API's).
+        """
+        d: dict[str, Any] = {self.ID: self.node_id, "name": self.name, "description": self.description}
+        if grant:
+            d["grant"] = self.grant
+        if leaf is not None:
+            d[self.CHILDREN] = [
+                c.to_json(leaf, grant=grant) if isinstance(c, _Node) else leaf(c) for c in self.children
+            ]
+        return d
+
+    def pruned(self, grants: Grants) -> Any:
+        """A copy holding only what ``grants`` allow below this node (itself unchecked)."""
+        if grants is None:
+            return self
+        kept = [
+            c.pruned(grants) if isinstance(c, _Node) else c
+            for c in self.children
+            if allowed(c.grant, grants)
+        ]
+        return dataclasses.replace(self, **{self.CHILDREN: kept})
+
+
 @dataclass
-class Band:
+class Band(_Node):
+    ID: ClassVar[str] = "band_id"
+    CHILDREN: ClassVar[str] = "layers"
     band_id: str
     name: str
     layers: list[Layer]
@@ -101,7 +149,9 @@ class Band:
 
 
 @dataclass
-class Map:
+class Map(_Node):
+    ID: ClassVar[str] = "map_id"
+    CHILDREN: ClassVar[str] = "bands"
     map_id: str
     name: str
     bands: list[Band]
@@ -110,12 +160,65 @@ class Map:
 
 
 @dataclass
-class MapGroup:
+class MapGroup(_Node):
+    ID: ClassVar[str] = "map_group_id"
+    CHILDREN: ClassVar[str] = "maps"
     map_group_id: str
     name: str
     maps: list[Map]
     description: str = ""
     grant: str | None = None
+
+
+class Place(NamedTuple):
+    """Where a layer sits: its map group, map and band."""
+
+    group: MapGroup
+    map: Map
+    band: Band
+    layer: Layer
+
+    def allows(self, grants: Grants) -> bool:
+        """Whether the layer and every node above it allow these grants."""
+        return all(allowed(node.grant, grants) for node in self)
+
+
+class CatalogueView:
+    """The catalogue as a user holding ``grants`` sees it: what they may not see is absent.
+
+    Every listing of map groups, maps, bands and layers reads this one pruned tree.
+    """
+
+    def __init__(self, map_groups: list[MapGroup], grants: Grants) -> None:
+        self.map_groups = [g.pruned(grants) for g in map_groups if allowed(g.grant, grants)]
+
+    def map_group(self, map_group_id: str) -> MapGroup | None:
+        return next((g for g in self.map_groups if g.map_group_id == map_group_id), None)
+
+    def map(self, map_id: str) -> Map | None:
+        return next((m for g in self.map_groups for m in g.maps if m.map_id == map_id), None)
+
+    def band(self, band_id: str) -> Band | None:
+        return next((b for _, _, b in self.bands() if b.band_id == band_id), None)
+
+    def bands(self) -> Iterator[tuple[MapGroup, Map, Band]]:
+        for g in self.map_groups:
+            for m in g.maps:
+                for b in m.bands:
+                    yield g, m, b
+
+    def places(self) -> Iterator[Place]:
+        """Every visible layer with its group, map and band, in catalogue order."""
+        for g, m, b in self.bands():
+            for layer in b.layers:
+                yield Place(g, m, b, layer)
+
+    def layers(self) -> list[Layer]:
+        return [p.layer for p in self.places()]
+
+    def menu(self) -> list[dict[str, Any]]:
+        """The whole visible tree as TileMaker's layer menu."""
+        return [g.to_json(Layer.summary) for g in self.map_groups]
 
 
 @dataclass
@@ -124,6 +227,9 @@ class Source:
     dec: float
     name: str | None = None
     extra: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "ra": self.ra, "dec": self.dec, "extra": self.extra}
 
 
 @dataclass
@@ -203,6 +309,7 @@ class Catalogue:
         self.source_groups: list[SourceGroup] = list(source_groups)
         self.boxes: list[Box] = list(boxes)
         self._layers: dict[str, Layer] = {}
+        self._places: dict[str, Place] = {}
         for group in map_groups:
             self.add_map_group(group)
 
@@ -237,6 +344,11 @@ class Catalogue:
                     self.map_groups.append(group)
                 else:
                     _merge_maps(existing, group)
+                held = existing or group
+                for m in held.maps:
+                    for b in m.bands:
+                        for layer in b.layers:
+                            self._places[layer.layer_id] = Place(held, m, b, layer)
             return result
 
     def add_source_group(self, group: SourceGroup) -> None:
@@ -262,38 +374,26 @@ class Catalogue:
     def map_group(self, map_group_id: str) -> MapGroup | None:
         return next((g for g in self.map_groups if g.map_group_id == map_group_id), None)
 
-    def walk(self, grants: Grants = None) -> Iterator[tuple[MapGroup, Map, Band, Layer]]:
-        """Every (group, map, band, layer) the grants allow, in catalogue order."""
-        for g in list(self.map_groups):
-            if not allowed(g.grant, grants):
-                continue
-            for m in g.maps:
-                if not allowed(m.grant, grants):
-                    continue
-                for b in m.bands:
-                    if not allowed(b.grant, grants):
-                        continue
-                    for layer in b.layers:
-                        if allowed(layer.grant, grants):
-                            yield g, m, b, layer
+    def visible(self, grants: Grants = None) -> CatalogueView:
+        """The tree pruned to what ``grants`` allow (``None``: everything)."""
+        with self._lock:
+            return CatalogueView(list(self.map_groups), grants)
 
     def layers(self, grants: Grants = None) -> list[Layer]:
-        return [layer for *_, layer in self.walk(grants)]
+        return self.visible(grants).layers()
 
     def layer(self, layer_id: str) -> Layer | None:
         """The layer with this id, whatever the grants (callers check access)."""
         return self._layers.get(layer_id)
 
+    def place(self, layer: Layer) -> Place:
+        """The layer's map group, map and band (as held now: merged registrations)."""
+        with self._lock:
+            return self._places[layer.layer_id]
+
     def layer_allowed(self, layer: Layer, grants: Grants) -> bool:
         """Whether the layer and every node above it allow these grants."""
-        if grants is None:
-            return True
-        g = self.map_group(layer.map_group_id)
-        m = next((m for m in g.maps if m.map_id == layer.map_id), None) if g else None
-        b = next((b for b in m.bands if b.band_id == layer.band_id), None) if m else None
-        return all(
-            node is not None and allowed(node.grant, grants) for node in (g, m, b, layer)
-        )
+        return grants is None or self.place(layer).allows(grants)
 
     def source_group(self, source_group_id: str) -> SourceGroup | None:
         return next(

@@ -1,0 +1,61 @@
+"""One description of a layer, for every listing, the widget's ``layers`` trait and the page.
+
+TileMaker's fields (``layer_id``, ``name``, ``vmin``...), where the layer sits (ids and
+names of its map group, map and band), and the engine's grid facts, so a front end
+can request tiles without asking anything else. The widget adds only how it reaches
+the layer (``transport``, ``source``); the full page reads the API's description as is.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .catalogue.inspect import layer_cmap
+from .catalogue.model import Layer, Place
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+FALLBACK_RANGE = (-1.0, 1.0)
+"""The colour range of a layer whose data cannot be read and which gives no numbers."""
+
+
+def fallback_range(layer: Layer) -> tuple[float, float]:
+    vmin, vmax = layer.vmin, layer.vmax
+    if isinstance(vmin, (int, float)) and isinstance(vmax, (int, float)) and vmin < vmax:
+        return float(vmin), float(vmax)
+    return FALLBACK_RANGE
+
+
+def describe_layer(place: Place, engine: Engine) -> dict[str, Any]:
+    """The layer at ``place`` as every client sees it; ``error`` says why it cannot be read."""
+    layer = place.layer
+    d: dict[str, Any] = {
+        "layer_id": layer.layer_id,
+        "id": layer.layer_id,  # the widget's name for it (``viewer.layers[k]["id"]``)
+        "name": layer.name,
+        "description": layer.description,
+        "quantity": layer.quantity,
+        "units": layer.units,
+        "cmap": layer_cmap(layer),
+        "map_group_id": place.group.map_group_id,
+        "map_id": place.map.map_id,
+        "band_id": place.band.band_id,
+        "group": place.group.name,
+        "map": place.map.name,
+        "band": place.band.name,
+        "grant": layer.grant,
+        # Which plane, never where the file lives: paths are not the client's business
+        # (and a public server must not reveal its file system).
+        "provider": {k: v for k, v in layer.provider.to_json().items() if k != "filename"},
+        "shape": None,
+    }
+    try:
+        facts = engine.describe(layer)
+        d.update(facts)
+        d["units"] = layer.units or facts.get("map_units")
+        d["vmin"], d["vmax"] = engine.resolve_range(layer)
+    except Exception as exc:  # shown to the client, not raised: listings must work
+        d["error"] = str(exc)
+        d["vmin"], d["vmax"] = fallback_range(layer)
+    return d
