@@ -480,6 +480,7 @@ def test_datatile_round_trip(rng):
     np.testing.assert_allclose(values[ok], a[ok], rtol=1e-3)
     assert meta == {
         "mirrored": True,
+        "preview": False,
         "min": float(np.nanmin(a)),
         "max": float(np.nanmax(a)),
         "n_finite": int(ok.sum()),

@@ -146,6 +146,8 @@ async def test_all_layers_and_auto_range(jp_fetch, tm_setup):
         ("jpg", "image/jpeg", b"\xff\xd8\xff"),
         ("f16", "application/octet-stream", b"TMWD"),
         ("f32", "application/octet-stream", b"TMWD"),
+        ("q8", "application/octet-stream", b"TMWQ"),
+        ("q8png", "application/octet-stream", b"TMWQ"),
     ],
 )
 async def test_tile_formats_headers_and_etag(jp_fetch, ext, ctype, magic):
@@ -165,6 +167,31 @@ async def test_tile_formats_headers_and_etag(jp_fetch, ext, ctype, magic):
     assert again.body == b""
     other = await get(jp_fetch, *tile("act-Q", ext))
     assert other.code == 200 and other.headers["Etag"] != etag
+
+
+async def test_quantized_tiles_over_http(jp_fetch, tm_setup):
+    from tilemaker_widget.engine import quantized
+
+    iqu = fits.getdata(tm_setup.maps["iqu"])
+    expected = expected_native_tile(tm_setup.maps["iqu"], iqu[0], 2, 450, 2, 1, 4)
+    hist = body_json(await get(jp_fetch, "histograms", "data", "act-I"))
+    r = await get(jp_fetch, *tile("act-I", "q8png"))
+    assert r.code == 200 and "X-Tilemaker-Preview" not in r.headers
+    values, meta = quantized.decode(r.body)
+    assert meta["codec"] == "png" and not meta["preview"]
+    assert meta["span"].lo == pytest.approx(hist["edges"][0], rel=1e-6)
+    assert meta["span"].hi == pytest.approx(hist["edges"][-1], rel=1e-5)
+    np.testing.assert_array_equal(np.isnan(values), np.isnan(expected))
+    inside = np.isfinite(expected) & (expected >= meta["span"].lo) & (expected < meta["span"].hi)
+    assert np.abs(values - expected)[inside].max() <= meta["span"].step / 2 * 1.001
+    r = await get(jp_fetch, *tile("act-I", "q8"))
+    lossy, meta = quantized.decode(r.body)
+    assert meta["codec"] == "webp"
+    assert np.nanmean(np.abs(lossy - expected)) < 2 * meta["span"].step
+    # off the map: 204 like the f16 tile; unknown format names the known ones
+    r = await get(jp_fetch, *tile("act-I", "q8", ("2", "0", "0")))
+    assert r.code == 204 and r.body == b""
+    assert_error(await get(jp_fetch, *tile("act-I", "q9")), 400, "q8")
 
 
 async def test_data_tiles_are_the_map_values(jp_fetch, tm_setup):

@@ -21,7 +21,7 @@ from traitlets import TraitError
 
 from tilemaker_widget import TileViewer, link_views
 from tilemaker_widget.catalogue.model import fits_layer_id
-from tilemaker_widget.engine import datatile
+from tilemaker_widget.engine import datatile, quantized
 
 RES = 0.1
 
@@ -143,6 +143,13 @@ def test_comm_answers_the_same_api(iqu):
     np.testing.assert_array_equal(np.sort(shown), np.sort(data[0].ravel()))
     content, body = api(v, sent, f"layers/{lid}/2/0/0/tile.f16")
     assert content["status"] == 204 and body == b""  # far from the map
+    # the quantized first-paint tile travels over the comm too (binary buffer)
+    content, body = api(v, sent, f"layers/{lid}/2/1/4/tile.q8png")
+    assert content["status"] == 200 and body[:4] == b"TMWQ"
+    q, meta = quantized.decode(body)
+    exact, _ = datatile.decode(api(v, sent, f"layers/{lid}/2/1/4/tile.f32")[1])
+    np.testing.assert_array_equal(np.isnan(q), np.isnan(exact))
+    assert np.nanmax(np.abs(q - exact)) <= meta["span"].step / 2 * 1.001
     wcs = WCS(fits.getheader(path), naxis=2)
     ra, dec = (float(c) for c in wcs.wcs_pix2world(17, 33, 0))
     content, body = api(v, sent, f"layers/{lid}/pixel", {"ra": ra, "dec": dec})

@@ -22,6 +22,9 @@ from .errors import ApiError, status_for
 JSON = "application/json"
 IMAGE_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "jpeg": "image/jpeg"}
 DATA_TYPE = "application/octet-stream"
+#: Data tiles: exact (f16, f32, docs/protocol.md "Data tile format") and quantized
+#: (q8 = lossy WebP, q8png = lossless PNG, "Quantized tile format").
+DATA_FORMATS = ("f16", "f32", "q8", "q8png")
 TILE_CACHE_CONTROL = "private, max-age=3600"
 
 
@@ -238,13 +241,18 @@ class Api:
         zi, yi, xi = int(z), int(y), int(x)
         flip = _flag(query, "flip")
         ext = ext.lower()
-        if ext in ("f16", "f32"):
-            body = self.engine.encoded_tile(layer, zi, yi, xi, ext, flip)
+        if ext in DATA_FORMATS:
+            body = self.engine.encoded_tile(layer, zi, yi, xi, ext, flip, preview=_flag(query, "preview"))
             if body is None:
                 return Response(204, b"", DATA_TYPE, {"Cache-Control": TILE_CACHE_CONTROL})
+            from .engine.datatile import is_preview
+
+            if is_preview(body):
+                # A decimated stand-in: the browser must ask again for the final tile.
+                return Response(200, body, DATA_TYPE, {"Cache-Control": "no-store", "X-Tilemaker-Preview": "1"})
             return Response(200, body, DATA_TYPE, {"Cache-Control": TILE_CACHE_CONTROL})
         if ext not in IMAGE_TYPES:
-            raise ApiError(400, f"unknown tile format {ext!r}; use png, webp, jpg, f16 or f32")
+            raise ApiError(400, f"unknown tile format {ext!r}; use png, webp, jpg, f16, f32, q8 or q8png")
         opts = self._render_options(layer, query)
         body = self.engine.image_tile(layer, zi, yi, xi, "jpg" if ext == "jpeg" else ext, opts, flip)
         if body is None:

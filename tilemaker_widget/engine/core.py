@@ -17,10 +17,13 @@ import numpy as np
 
 from ..cache import Cache, MemoryCache, SingleFlight
 from ..catalogue.model import Layer
-from . import datatile, pyramid, render
+from . import datatile, pyramid, quantized, render
 from .errors import LayerUnavailable, TileOutOfRange
 from .geometry import GridMapping, TileGrid, choose_grid
 from .planes import Plane, PlanePool
+
+#: Quantized wire formats (the route's extension) and their image codec.
+QUANTIZED_FORMATS = {"q8": "webp", "q8png": "png"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class Engine:
         self._flight = SingleFlight()
         self._prepared: dict[tuple, Prepared] = {}
         self._lock = threading.Lock()
+        self._building: set[str] = set()
 
     # -- opening -------------------------------------------------------------
     def prepare(self, layer: Layer) -> Prepared:
@@ -163,13 +167,89 @@ class Engine:
         return hit or None
 
     def encoded_tile(
-        self, layer: Layer, z: int, y: int, x: int, fmt: str = "f16", flip: bool = False
+        self,
+        layer: Layer,
+        z: int,
+        y: int,
+        x: int,
+        fmt: str = "f16",
+        flip: bool = False,
+        preview: bool = False,
     ) -> bytes | None:
-        """The data tile in the wire format, or None when the tile misses the map."""
+        """The data tile in the wire format, or None when the tile misses the map.
+
+        ``fmt`` is ``f16``/``f32`` (`datatile`) or ``q8``/``q8png`` (`quantized`, over
+        the layer's span). With ``preview``, a low-level tile whose whole-map average is
+        not built yet comes at once as a decimated preview (flagged in its header, never
+        cached) while the average is built in the background.
+        """
         prep = self.prepare(layer)
         self._check(prep, z, y, x)
-        key = cache_key("enc", prep, z, y, x, fmt, flip)
-        return self._encoded(key, prep, z, y, x, flip, lambda t: datatile.encode(t, fmt, mirrored=flip))
+        if fmt not in ("f16", "f32") and fmt not in QUANTIZED_FORMATS:
+            raise ValueError(f"unknown data tile format {fmt!r}")
+        if preview and self._overview_pending(prep, z):
+            return self._preview_bytes(layer, prep, z, y, x, fmt, flip)
+        if fmt in ("f16", "f32"):
+            key = cache_key("enc", prep, z, y, x, fmt, flip)
+            return self._encoded(key, prep, z, y, x, flip, lambda t: datatile.encode(t, fmt, mirrored=flip))
+        codec = QUANTIZED_FORMATS[fmt]
+        span = self.span(layer)
+        key = cache_key("enc", prep, z, y, x, fmt, flip, repr(span.lo), repr(span.hi))
+        return self._encoded(
+            key, prep, z, y, x, flip, lambda t: quantized.encode(t, span, mirrored=flip, codec=codec)
+        )
+
+    def _preview_bytes(
+        self, layer: Layer, prep: Prepared, z: int, y: int, x: int, fmt: str, flip: bool
+    ) -> bytes | None:
+        tile = pyramid.preview_tile(prep.plane, prep.mapping, z, y, flip_x(z, x) if flip else x)
+        if tile is None:
+            return None
+        if flip:
+            tile = tile[:, ::-1]
+        if fmt in ("f16", "f32"):
+            return datatile.encode(tile, fmt, mirrored=flip, preview=True)
+        # The statistics may still be on their way: then the preview is quantized over
+        # its own range (the final tile brings the layer's span).
+        span = self._known_span(layer) or _own_span(tile)
+        return quantized.encode(tile, span, mirrored=flip, preview=True, codec=QUANTIZED_FORMATS[fmt])
+
+    def span(self, layer: Layer) -> quantized.Span:
+        """The value range quantized tiles cover: the layer's histogram range."""
+        edges = self.statistics(layer).get("edges") or []
+        return quantized.Span.of(edges[0], edges[-1]) if edges else quantized.Span.of(0.0, 1.0)
+
+    def _known_span(self, layer: Layer) -> quantized.Span | None:
+        prep = self.prepare(layer)
+        if self.cache.get(self._stats_key(prep, layer)) is None:
+            return None
+        return self.span(layer)
+
+    # -- previews of the low levels -------------------------------------------
+    def _overview_pending(self, prep: Prepared, z: int) -> bool:
+        """True (and the build started) when level z waits for the whole-map average."""
+        level = pyramid.overview_level(prep.mapping)
+        if level is None or z > level:
+            return False
+        if self.cache.get(cache_key("tile", prep, 0, 0, 0)) is not None:
+            return False
+        with self._lock:
+            if prep.key not in self._building:
+                self._building.add(prep.key)
+                threading.Thread(
+                    target=self._build_overview_in_background, args=(prep, level),
+                    name="tilemaker-overview", daemon=True,
+                ).start()
+        return True
+
+    def _build_overview_in_background(self, prep: Prepared, level: int) -> None:
+        try:
+            self._flight.run(cache_key("ov", prep), lambda: self._fill_from_overview(prep, level))
+        except Exception:  # noqa: BLE001 - the blocking request reports the failure
+            pass
+        finally:
+            with self._lock:
+                self._building.discard(prep.key)
 
     def image_tile(
         self,
@@ -231,13 +311,17 @@ class Engine:
         prep = self.prepare(layer)
         # The histogram range covers the layer's vmin/vmax, so they are part of the key:
         # two layers on the same plane with different ranges get different histograms.
-        key = cache_key("stats", prep, layer.vmin, layer.vmax)
+        key = self._stats_key(prep, layer)
         hit = self.cache.get(key)
         if hit is not None:
             return json.loads(hit)
         result = self._flight.run(key, lambda: self._statistics(prep, layer))
         self.cache.set(key, json.dumps(result).encode())
         return result
+
+    @staticmethod
+    def _stats_key(prep: Prepared, layer: Layer) -> str:
+        return cache_key("stats", prep, layer.vmin, layer.vmax)
 
     def _statistics(self, prep: Prepared, layer: Layer) -> dict[str, Any]:
         values = self.sample(layer)
@@ -313,6 +397,16 @@ class Engine:
         return lo, hi
 
 
+def _own_span(tile: np.ndarray) -> quantized.Span:
+    """A tile's own finite range, padded 5 % each side."""
+    finite = tile[np.isfinite(tile)]
+    if finite.size == 0:
+        return quantized.Span.of(0.0, 1.0)
+    lo, hi = float(finite.min()), float(finite.max())
+    pad = 0.05 * (hi - lo)
+    return quantized.Span.of(lo - pad, hi + pad)
+
+
 def _pack_tile(tile: np.ndarray | None) -> bytes:
     # A 4-byte prefix keeps the float32 payload aligned for np.frombuffer.
     return b"NONE" if tile is None else b"TILE" + np.ascontiguousarray(tile, np.float32).tobytes()
@@ -324,4 +418,4 @@ def _unpack_tile(data: bytes, size: int) -> np.ndarray | None:
     return np.frombuffer(data, np.float32, offset=4).reshape(size, size)
 
 
-__all__ = ["Engine", "LayerUnavailable", "TileOutOfRange", "cache_key", "flip_x"]
+__all__ = ["QUANTIZED_FORMATS", "Engine", "LayerUnavailable", "TileOutOfRange", "cache_key", "flip_x"]

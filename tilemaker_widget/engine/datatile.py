@@ -11,9 +11,10 @@ MAGIC = b"TMWD"
 HEADER = struct.Struct("<4sBBHIIfffI")
 assert HEADER.size == 32
 FLAG_MIRRORED = 1
+FLAG_PREVIEW = 2  # decimated stand-in for a block-mean tile that is not ready yet
 
 
-def encode(values: np.ndarray, fmt: str = "f16", mirrored: bool = False) -> bytes:
+def encode(values: np.ndarray, fmt: str = "f16", mirrored: bool = False, preview: bool = False) -> bytes:
     """Encode a 2-D float array (north row first, as displayed)."""
     if fmt not in ("f16", "f32"):
         raise ValueError(f"unknown data tile format {fmt!r}")
@@ -35,7 +36,8 @@ def encode(values: np.ndarray, fmt: str = "f16", mirrored: bool = False) -> byte
     else:
         body = a.astype("<f4", copy=False)
     header = HEADER.pack(
-        MAGIC, 1, 2 if fmt == "f16" else 4, FLAG_MIRRORED if mirrored else 0,
+        MAGIC, 1, 2 if fmt == "f16" else 4,
+        (FLAG_MIRRORED if mirrored else 0) | (FLAG_PREVIEW if preview else 0),
         a.shape[1], a.shape[0], scale, lo, hi, n,
     )
     return header + body.tobytes()
@@ -49,4 +51,9 @@ def decode(data: bytes) -> tuple[np.ndarray, dict]:
     dtype = "<f2" if size == 2 else "<f4"
     values = np.frombuffer(data, dtype=dtype, offset=HEADER.size, count=w * h).reshape(h, w)
     values = values.astype(np.float32) * np.float32(scale)
-    return values, {"mirrored": bool(flags & FLAG_MIRRORED), "min": lo, "max": hi, "n_finite": n}
+    return values, {"mirrored": bool(flags & FLAG_MIRRORED), "preview": bool(flags & FLAG_PREVIEW), "min": lo, "max": hi, "n_finite": n}
+
+
+def is_preview(data: bytes) -> bool:
+    """The preview flag of a data or quantized tile (both keep their flags at offset 6)."""
+    return len(data) >= 8 and bool(struct.unpack_from("<H", data, 6)[0] & FLAG_PREVIEW)

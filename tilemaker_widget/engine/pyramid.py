@@ -78,6 +78,48 @@ def native_tile(plane: Plane, mapping: GridMapping, z: int, y: int, x: int) -> n
     return mean_from(sums, counts)
 
 
+def _progressions(idx: np.ndarray) -> list[tuple[slice, int, int, int]]:
+    """Valid entries of ``idx`` as runs of constant step: (positions, first, count, step)."""
+    out: list[tuple[slice, int, int, int]] = []
+    i, n = 0, len(idx)
+    while i < n:
+        if idx[i] < 0:
+            i += 1
+            continue
+        j = i + 1
+        step = int(idx[j] - idx[i]) if j < n and idx[j] >= 0 else 1
+        while j < n and idx[j] >= 0 and idx[j] - idx[j - 1] == step and step != 0:
+            j += 1
+        out.append((slice(i, j), int(idx[i]), j - i, step if j - i > 1 else 1))
+        i = j
+    return out
+
+
+def preview_tile(plane: Plane, mapping: GridMapping, z: int, y: int, x: int) -> np.ndarray | None:
+    """A decimated stand-in for a block-mean tile: the native pixel nearest each block's middle.
+
+    Reads one pixel in f², by strided slices of the file, so a level-0 tile of a 5 GB
+    map costs a fraction of a second. Never final: the block means replace it.
+    """
+    ii, jj = mapping.tile_indices(z, y, x)
+    if not ((ii >= 0).any() and (jj >= 0).any()):
+        return None
+    f = 2 ** (mapping.grid.native_level - z)
+    ii, jj = ii[f // 2 :: f], jj[f // 2 :: f]
+    out = np.full((len(ii), len(jj)), np.nan, np.float32)
+    for rpos, r0, rn, rs in _progressions(ii):
+        rsl = slice(r0, r0 + rn * rs, rs) if rs > 0 else slice(r0 + (rn - 1) * rs, r0 + 1, -rs)
+        for cpos, c0, cn, cs in _progressions(jj):
+            csl = slice(c0, c0 + cn * cs, cs) if cs > 0 else slice(c0 + (cn - 1) * cs, c0 + 1, -cs)
+            block = plane.read(rsl, csl)
+            if rs < 0:
+                block = block[::-1]
+            if cs < 0:
+                block = block[:, ::-1]
+            out[rpos, cpos] = block
+    return out
+
+
 @dataclass
 class Overview:
     """Whole-sky block sums/counts at ``level``, rows limited to the map's footprint."""
