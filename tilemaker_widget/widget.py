@@ -24,7 +24,41 @@ from .catalogue.inputs import build_catalogue
 from .catalogue.model import FitsProvider, Place
 from .describe import describe_layer
 from .engine import Engine
-from .engine.render import STRETCHES, RenderError, lut
+from .engine.geometry import MIN_ZOOM, OVERZOOM
+from .engine.render import STRETCHES, RenderError, RenderOptions
+from .skypos import sky_position, sky_positions
+
+# The zoom allowed when a layer's grid is unknown (it failed to open): the viewer's
+# own default depth, native level 10 plus the overzoom.
+_FALLBACK_MAX_ZOOM = 10 + OVERZOOM
+_MAX_HEIGHT = 10_000
+
+
+class UnknownLayer(KeyError):
+    """A layer id or name this viewer does not have (or a name several layers share)."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+class _SkyPosition(List):
+    """[RA, Dec] in degrees; also takes a SkyCoord (any frame) or go-to box text."""
+
+    @staticmethod
+    def _as_pair(value: Any) -> Any:
+        if isinstance(value, str) or hasattr(value, "represent_as"):
+            try:
+                return list(sky_position(value))
+            except ValueError as exc:
+                raise TraitError(f"center: {exc}") from None
+        return value
+
+    def set(self, obj: Any, value: Any) -> None:
+        # traitlets' List.set would wrap a string in a list first
+        return super().set(obj, self._as_pair(value))
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        return super().validate(obj, self._as_pair(value))
 
 STATIC = Path(__file__).parent / "static"
 _MISSING_BUNDLE = """
@@ -81,9 +115,12 @@ class TileViewer(anywidget.AnyWidget):
     vmin = Float(-500.0, help="Colour range minimum, in the layer's units.").tag(sync=True)
     vmax = Float(500.0, help="Colour range maximum, in the layer's units.").tag(sync=True)
     stretch = traitlets.Enum(STRETCHES, "linear", help="Colour stretch.").tag(sync=True)
-    center = List(Float(), [0.0, 0.0], minlen=2, maxlen=2, help="[RA, Dec] in degrees.").tag(sync=True)
-    zoom = Float(1.0, help="Zoom level (= tile level; fractional allowed).").tag(sync=True)
-    height = Int(500, min=100, help="Height in pixels.").tag(sync=True)
+    center = _SkyPosition(
+        Float(), [0.0, 0.0], minlen=2, maxlen=2,
+        help="[RA, Dec] in degrees (ICRS); a SkyCoord or text like '10h00m +02d12m' is converted.",
+    ).tag(sync=True)
+    zoom = Float(1.0, help="Zoom level (= tile level; fractional allowed), min_zoom..max_zoom of the layer.").tag(sync=True)
+    height = Int(500, help="Height in pixels (100 to 10000).").tag(sync=True)
     ra_left = Bool(True, help="RA increases to the left (sky convention).").tag(sync=True)
     graticule = Bool(True, help="Draw the RA/Dec grid.").tag(sync=True)
     catalogues = List(Dict(), read_only=True, help="Source catalogues shown (read-only; see add_catalogue).").tag(sync=True)
@@ -103,7 +140,10 @@ class TileViewer(anywidget.AnyWidget):
         super().__init__()
         self.set_trait("layers", entries)
         with self.hold_trait_notifications():
-            self.layer = state.pop("layer", first["id"])
+            try:
+                self.layer = self._layer_id(state.pop("layer", first["id"]))
+            except UnknownLayer as exc:
+                raise TraitError(str(exc)) from None
             self._apply_layer_defaults(self.layer)
             if "vmin" in state and "vmax" in state:
                 self.vmin, self.vmax = state.pop("vmin"), state.pop("vmax")
@@ -135,11 +175,42 @@ class TileViewer(anywidget.AnyWidget):
     def _layer_entry(self, layer_id: str) -> dict[str, Any]:
         return next(e for e in self.layers if e["id"] == layer_id)
 
+    def _layer_id(self, layer: str) -> str:
+        """A layer id from an id or a name (``"Q"``); `UnknownLayer` if none or several."""
+        if not isinstance(layer, str):
+            raise UnknownLayer(f"a layer is named by its id or name (a string), not {layer!r}")
+        if any(e["id"] == layer for e in self.layers):
+            return layer
+        named = [e for e in self.layers if e["name"] == layer]
+        if len(named) == 1:
+            return named[0]["id"]
+        if named:
+            which = ", ".join(f"{e['id']} ({e['map']} / {e['band']})" for e in named)
+            raise UnknownLayer(f"layer name {layer!r} is ambiguous: it matches ids {which}; give an id")
+        have = ", ".join(f"{e['id']} ({e['name']})" for e in self.layers[:20])
+        more = f" and {len(self.layers) - 20} more" if len(self.layers) > 20 else ""
+        raise UnknownLayer(f"unknown layer {layer!r}; this viewer has (id (name)): {have}{more}")
+
+    def _layer_object(self, layer: str | None) -> Layer:
+        return self.catalogue.layer(self._layer_id(self.layer if layer is None else layer))
+
+    def _zoom_range(self, layer: str) -> tuple[float, float]:
+        try:
+            e = self._layer_entry(self._layer_id(layer))
+        except UnknownLayer:  # checked on its own; meanwhile the widest range
+            e = {}
+        return float(e.get("min_zoom", MIN_ZOOM)), float(e.get("max_zoom", _FALLBACK_MAX_ZOOM))
+
     def _apply_layer_defaults(self, layer_id: str) -> None:
         e = self._layer_entry(layer_id)
+        lo, hi = self._zoom_range(layer_id)
         with self.hold_trait_notifications():
+            # A log stretch cannot show a range reaching zero: the layer's own range wins.
+            if RenderOptions(e["cmap"], e["vmin"], e["vmax"], self.stretch).problem():
+                self.stretch = "linear"
             self.vmin, self.vmax = e["vmin"], e["vmax"]
             self.cmap = e["cmap"]
+            self.zoom = min(max(self.zoom, lo), hi)  # the browser clamps the same way
 
     def _default_center(self, layer_id: str) -> list[float]:
         layer = self.catalogue.layer(layer_id)
@@ -155,55 +226,75 @@ class TileViewer(anywidget.AnyWidget):
 
     @validate("layer")
     def _check_layer(self, proposal: Any) -> str:
-        value = proposal["value"]
-        ids = [e["id"] for e in self.layers]
-        if value not in ids:
-            names = ", ".join(f"{e['id']} ({e['name']})" for e in self.layers[:12])
-            raise TraitError(f"unknown layer {value!r}; this viewer has: {names}")
-        return value
+        try:
+            return self._layer_id(proposal["value"])
+        except UnknownLayer as exc:
+            raise TraitError(str(exc)) from None
 
     @observe("layer")
     def _layer_changed(self, change: Any) -> None:
         if change["old"]:
             self._apply_layer_defaults(change["new"])
 
-    @validate("cmap")
-    def _check_cmap(self, proposal: Any) -> str:
+    @validate("cmap", "vmin", "vmax", "stretch")
+    def _check_rendering(self, proposal: Any) -> Any:
+        # The HTTP API's rule (RenderOptions.validate), so both refuse the same values
+        # with the same message. Traits set together (set_range, hold_trait_notifications)
+        # are checked once all are set.
+        name, value = proposal["trait"].name, proposal["value"]
+        opts = {"cmap": self.cmap, "vmin": self.vmin, "vmax": self.vmax, "stretch": self.stretch, name: value}
         try:
-            lut(proposal["value"])
+            RenderOptions(**opts).validate()
         except RenderError as exc:
-            raise TraitError(str(exc)) from None
-        return proposal["value"]
-
-    @validate("vmin", "vmax")
-    def _check_range(self, proposal: Any) -> float:
-        import math
-
-        value = proposal["value"]
-        if not math.isfinite(value):
-            raise TraitError(f"{proposal['trait'].name} must be finite")
-        other = self.vmax if proposal["trait"].name == "vmin" else self.vmin
-        lo, hi = (value, other) if proposal["trait"].name == "vmin" else (other, value)
-        if not lo < hi:
-            raise TraitError(
-                f"vmin ({lo:g}) must be less than vmax ({hi:g}); use set_range(vmin, vmax) "
-                "to change both at once"
-            )
+            hint = ""
+            if name in ("vmin", "vmax") or (name == "stretch" and value == "log"):
+                hint = "; use set_range(vmin, vmax[, stretch]) to change them together"
+            raise TraitError(f"{exc}{hint}") from None
         return value
 
     @validate("center")
     def _check_center(self, proposal: Any) -> list[float]:
-        ra, dec = (float(v) for v in proposal["value"])
-        if not -90.0 <= dec <= 90.0:
-            raise TraitError(f"Dec must be within [-90, 90], not {dec:g}")
-        return [ra % 360.0, dec]
+        try:
+            return list(sky_position(proposal["value"]))
+        except ValueError as exc:
+            raise TraitError(f"center: {exc}") from None
 
-    def set_range(self, vmin: float, vmax: float) -> None:
-        """Set both ends of the colour range at once (checked together)."""
-        if not vmin < vmax:
-            raise ValueError(f"vmin ({vmin:g}) must be less than vmax ({vmax:g})")
-        with self.hold_trait_notifications():
+    @validate("zoom")
+    def _check_zoom(self, proposal: Any) -> float:
+        value = float(proposal["value"])
+        lo, hi = self._zoom_range(self.layer)
+        if not lo <= value <= hi:  # also refuses NaN
+            raise TraitError(f"zoom must be within [{lo:g}, {hi:g}] for this layer (native level {hi - OVERZOOM:g} plus {OVERZOOM} levels of enlargement), not {value:g}")
+        return value
+
+    @validate("height")
+    def _check_height(self, proposal: Any) -> int:
+        value = proposal["value"]
+        if not 100 <= value <= _MAX_HEIGHT:
+            raise TraitError(f"height must be within [100, {_MAX_HEIGHT}] pixels, not {value}")
+        return value
+
+    @validate("selected_box")
+    def _check_selected_box(self, proposal: Any) -> str:
+        value = proposal["value"]
+        if value and not any(b["id"] == value for b in self.boxes):
+            raise TraitError(f"no box {value!r}; have {[b['id'] for b in self.boxes]}")
+        return value
+
+    def set_range(self, vmin: float, vmax: float, stretch: str | None = None) -> None:
+        """Set both ends of the colour range (and the stretch) at once, checked together.
+
+        Examples
+        --------
+        >>> v.set_range(1, 1e4, stretch="log")   # a log stretch needs vmin > 0
+        """
+        problem = RenderOptions(self.cmap, float(vmin), float(vmax), stretch or self.stretch).problem()
+        if problem:
+            raise ValueError(problem)
+        with self.hold_trait_notifications():  # validated together at the end
             self.vmin, self.vmax = float(vmin), float(vmax)
+            if stretch is not None:
+                self.stretch = stretch
 
     # -- catalogues -----------------------------------------------------------
     def _catalogue_entry(self, sid: str, color: str) -> dict[str, Any]:
@@ -297,17 +388,44 @@ class TileViewer(anywidget.AnyWidget):
         else:
             ra1, dec1, ra2, dec2 = (float(v) for v in box)
             sky = SkyBox(ra1, ra2, dec1, dec2)
-        lyr = self.catalogue.layer(layer or self.layer)
-        if lyr is None:
-            raise KeyError(f"unknown layer {layer!r}")
+        lyr = self._layer_object(layer)
         data, wcs = self._api.engine.cutout(lyr, sky)
         return cutout_hdu(data, wcs, lyr.units, lyr.name)
 
     # -- Python-side answers ---------------------------------------------------
-    def pixel_value(self, ra: float, dec: float, layer: str | None = None) -> float | None:
-        """The map value at (RA, Dec) in degrees for the current (or given) layer."""
-        lyr = self.catalogue.layer(layer or self.layer)
-        return self._api.engine.pixel(lyr, ra, dec)["value"]
+    def pixel_value(self, ra: Any, dec: Any = None, layer: str | None = None) -> Any:
+        """The map value at sky positions, for the current (or given) layer.
+
+        Parameters
+        ----------
+        ra, dec
+            Degrees (ICRS): numbers, lists or arrays (broadcast together); or one
+            ``SkyCoord`` of any shape and frame as ``ra`` (converted to ICRS).
+        layer
+            A layer id or name (``"Q"``); default the layer shown.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            The exact pixel value (no tile involved) — a float for one position, an
+            array of the input's shape otherwise; NaN outside the map and on NaN pixels.
+
+        Examples
+        --------
+        >>> v.pixel_value(150.1, 2.2)
+        >>> v.pixel_value(SkyCoord(l=[10, 11], b=[0, 1], unit="deg", frame="galactic"), layer="Q")
+        """
+        import numpy as np
+
+        lyr = self._layer_object(layer)
+        r, d, scalar = sky_positions(ra, dec)
+        out = np.full(r.shape, np.nan)
+        for k in np.ndindex(r.shape):
+            if np.isfinite(r[k]) and np.isfinite(d[k]) and -90.0 <= d[k] <= 90.0:
+                value = self._api.engine.pixel(lyr, float(r[k]), float(d[k]))["value"]
+                if value is not None:
+                    out[k] = value
+        return float(out) if scalar else out
 
     # -- comm transport -------------------------------------------------------
     def _on_front_end_message(self, _widget: Any, content: Any, buffers: list) -> None:

@@ -23,6 +23,26 @@ export const ASINH_B = 10;
 
 const ASINH_NORM = 1 / Math.asinh(ASINH_B);
 
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * What is wrong with a stretch and range, or null: the rule of the Python renderer
+ * (engine/render.py `RenderOptions.problem`, same messages), so the widget's menus
+ * refuse what the kernel and the HTTP API refuse.
+ * @param {string} stretch
+ * @param {number} vmin
+ * @param {number} vmax
+ * @returns {string | null}
+ */
+export function renderProblem(stretch, vmin, vmax) {
+  if (!STRETCHES.includes(/** @type {Stretch} */ (stretch))) return `unknown stretch '${stretch}'; use one of ${STRETCHES.join(", ")}`;
+  if (!Number.isFinite(vmin) || !Number.isFinite(vmax)) return "vmin and vmax must be finite numbers";
+  if (Math.max(Math.abs(vmin), Math.abs(vmax)) > FLOAT32_MAX) return "vmin and vmax must lie within ±3.403e+38 (maps are coloured in float32)";
+  if (!(Math.fround(vmin) < Math.fround(vmax))) return `vmin (${vmin}) must be less than vmax (${vmax})`;
+  if (stretch === "log" && vmin <= 0) return `a log stretch needs vmin > 0 (vmin is ${vmin})`;
+  return null;
+}
+
 /**
  * The `a` of the log stretch for a range.
  * @param {number} [vmin]

@@ -2,7 +2,7 @@
 // driven by a model-like object (the anywidget model or the page's PageModel).
 
 import L from "leaflet";
-import { colourize, decodeLut, greyLut } from "./colour.js";
+import { colourize, decodeLut, greyLut, renderProblem } from "./colour.js";
 import { Disposer, h } from "./dom.js";
 import { Graticule } from "./graticule.js";
 import { lngToRa, normRa, raToLng, transformationFor } from "./sky.js";
@@ -51,6 +51,8 @@ import { createOverlays } from "./overlays/index.js";
 
 const DEFAULT_TILE_SIZE = 675;
 const SAVE_INTERVAL_MS = 150;
+/** Zoom-out limit before a layer is described (its `min_zoom` then rules; engine/geometry.py MIN_ZOOM). */
+const MIN_ZOOM = -2;
 
 /** @param {unknown} v @returns {v is number} */
 export const isNum = (v) => typeof v === "number" && Number.isFinite(v);
@@ -133,7 +135,7 @@ export class Viewer {
       crs: makeCrs(this.tileSize),
       center: [dec, raToLng(ra, this.raLeft)],
       zoom: isNum(model.get("zoom")) ? model.get("zoom") : 0,
-      minZoom: -3,
+      minZoom: MIN_ZOOM,
       maxZoom: 14,
       zoomSnap: 0.25,
       zoomDelta: 0.5,
@@ -276,7 +278,11 @@ export class Viewer {
     const entry = this.layerEntry(id);
     this.model.set("layer", id);
     if (entry) {
-      if (isNum(entry.vmin) && isNum(entry.vmax)) this.model.set("vmin", entry.vmin), this.model.set("vmax", entry.vmax);
+      if (isNum(entry.vmin) && isNum(entry.vmax)) {
+        // The layer's own range wins over a log stretch it cannot use (as in Python).
+        if (renderProblem(this.model.get("stretch") || "linear", entry.vmin, entry.vmax)) this.model.set("stretch", "linear");
+        this.model.set("vmin", entry.vmin), this.model.set("vmax", entry.vmax);
+      }
       else this.autoRangeFor = id;
       if (entry.cmap) this.model.set("cmap", entry.cmap);
     }
@@ -350,7 +356,9 @@ export class Viewer {
     const native = isNum(info?.native_level) ? info.native_level : isNum(info?.number_of_levels) ? info.number_of_levels - 1 : 0;
     this.nativeLevel = native;
     this.setTileSize(tileSize);
-    this.map.setMaxZoom(native + 4);
+    // The layer description carries the zoom range the kernel checks `zoom` against.
+    this.map.setMinZoom(isNum(info?.min_zoom) ? info.min_zoom : MIN_ZOOM);
+    this.map.setMaxZoom(isNum(info?.max_zoom) ? info.max_zoom : native + 4);
     if (this.fitPending) {
       this.fitPending = false;
       this.fitToLayer(info);

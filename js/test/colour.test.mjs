@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { colourize, decodeLut, lutIndex, stretchFunction, inverseStretch, STRETCHES } from "../src/colour.js";
+import { colourize, decodeLut, lutIndex, stretchFunction, inverseStretch, renderProblem, STRETCHES } from "../src/colour.js";
 
 // A LUT whose entries all differ: entry i = (i, 255 - i, 7i mod 256, 200).
 const lut = new Uint8Array(1024);
@@ -116,4 +116,18 @@ test("a 675×675 tile colours quickly (informational)", () => {
     const ms = (performance.now() - t0) / 5;
     console.log(`# colourize 675x675 ${s}: ${ms.toFixed(2)} ms`);
   }
+});
+
+test("renderProblem: the kernel's rule and words (engine/render.py RenderOptions.problem)", () => {
+  // Expected messages as Python's RenderOptions(...).problem() gives them.
+  assert.equal(renderProblem("linear", -500, 500), null);
+  assert.equal(renderProblem("log", 1, 1000), null);
+  assert.equal(renderProblem("log", -500, 500), "a log stretch needs vmin > 0 (vmin is -500)");
+  assert.equal(renderProblem("log", 0, 500), "a log stretch needs vmin > 0 (vmin is 0)");
+  assert.equal(renderProblem("linear", 5, 5), "vmin (5) must be less than vmax (5)");
+  assert.equal(renderProblem("linear", 1, 1.00000001), "vmin (1) must be less than vmax (1.00000001)");
+  assert.equal(renderProblem("sqrt", NaN, 1), "vmin and vmax must be finite numbers");
+  assert.equal(renderProblem("asinh", 0, Infinity), "vmin and vmax must be finite numbers");
+  assert.equal(renderProblem("linear", 0, 1e39), "vmin and vmax must lie within ±3.403e+38 (maps are coloured in float32)");
+  assert.match(/** @type {string} */ (renderProblem("gamma", 0, 1)), /^unknown stretch 'gamma'; use one of linear, log/);
 });

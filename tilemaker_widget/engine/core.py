@@ -19,7 +19,7 @@ from ..cache import Cache, MemoryCache, SingleFlight
 from ..catalogue.model import Layer
 from . import datatile, pyramid, quantized, render
 from .errors import LayerUnavailable, TileOutOfRange
-from .geometry import GridMapping, TileGrid, choose_grid
+from .geometry import MIN_ZOOM, GridMapping, TileGrid, choose_grid
 from .planes import Plane, PlanePool
 
 #: Quantized wire formats (the route's extension) and their image codec.
@@ -92,6 +92,8 @@ class Engine:
             "tile_size": prep.grid.tile_size,
             "number_of_levels": prep.grid.number_of_levels,
             "native_level": prep.grid.native_level,
+            "min_zoom": MIN_ZOOM,
+            "max_zoom": prep.grid.max_zoom,
             "shape": list(prep.plane.shape),
             "pixel_scale_arcmin": g.pixel_scale * 60.0,
             "resampled": not prep.mapping.exact,

@@ -175,12 +175,25 @@ class CarGeometry:
         }
 
 
+# How far a viewer may zoom: out to level MIN_ZOOM (at −2 the whole sky is half a tile
+# wide and a quarter high, so it fits any notebook cell) and in to OVERZOOM levels past the native
+# one (a native pixel is then 16 screen pixels). The front end reads both from the
+# layer description (min_zoom, max_zoom); the widget's zoom trait is checked with them.
+MIN_ZOOM = -2
+OVERZOOM = 4
+
+
 @dataclass(frozen=True)
 class TileGrid:
     """The full-sky tile pyramid a layer is served on."""
 
     tile_size: int
     native_level: int
+
+    @property
+    def max_zoom(self) -> int:
+        """The deepest view level: native plus `OVERZOOM` (tiles enlarged)."""
+        return self.native_level + OVERZOOM
 
     @property
     def width(self) -> int:

@@ -18,6 +18,7 @@ import numpy as np
 STRETCHES = ("linear", "log", "sqrt", "asinh", "abs")
 BAD_RGB = (221, 221, 221)  # JPEG has no alpha: NaN shows as light grey, as in TileMaker
 _cmap_lock = threading.Lock()
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class RenderError(ValueError):
@@ -64,16 +65,35 @@ class RenderOptions:
     stretch: str = "linear"
     absolute: bool = False
 
-    def validate(self) -> RenderOptions:
+    def problem(self) -> str | None:
+        """What is wrong with these options, or None (the one rule for every route).
+
+        The HTTP API answers 400 with this message; the widget's traits refuse the same
+        values with the same message; the browser's menus check the same rule
+        (js/src/colour.js ``renderProblem``).
+        """
         if self.stretch not in STRETCHES:
-            raise RenderError(f"unknown stretch {self.stretch!r}; use one of {', '.join(STRETCHES)}")
+            return f"unknown stretch {self.stretch!r}; use one of {', '.join(STRETCHES)}"
         if not (np.isfinite(self.vmin) and np.isfinite(self.vmax)):
-            raise RenderError("vmin and vmax must be finite numbers")
-        if self.vmin >= self.vmax:
-            raise RenderError(f"vmin ({self.vmin:g}) must be less than vmax ({self.vmax:g})")
+            return "vmin and vmax must be finite numbers"
+        if max(abs(self.vmin), abs(self.vmax)) > _FLOAT32_MAX:
+            return f"vmin and vmax must lie within ±{_FLOAT32_MAX:.4g} (maps are coloured in float32)"
+        # Compared as the renderer sees them: a range that collapses in float32 is empty.
+        if not np.float32(self.vmin) < np.float32(self.vmax):
+            return f"vmin ({self.vmin:.9g}) must be less than vmax ({self.vmax:.9g})"
         if self.stretch == "log" and self.vmin <= 0:
-            raise RenderError("a log stretch needs vmin > 0")
-        lut(self.cmap)
+            return f"a log stretch needs vmin > 0 (vmin is {self.vmin:.9g})"
+        try:
+            lut(self.cmap)
+        except RenderError as exc:
+            return str(exc)
+        return None
+
+    def validate(self) -> RenderOptions:
+        """These options, or `RenderError` with `problem`'s message."""
+        problem = self.problem()
+        if problem:
+            raise RenderError(problem)
         return self
 
 

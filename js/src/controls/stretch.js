@@ -1,6 +1,6 @@
 // Stretch selector (linear, log, sqrt, asinh, abs).
 
-import { STRETCHES } from "../colour.js";
+import { STRETCHES, renderProblem } from "../colour.js";
 import { h } from "../dom.js";
 
 /** @typedef {import("../viewer.js").Viewer} Viewer */
@@ -15,6 +15,17 @@ export function createStretchSelect(viewer) {
       title: "Stretch",
       "aria-label": "Stretch",
       onchange: () => {
+        // Refuse what the kernel refuses (a log stretch over a range reaching 0),
+        // red with the reason as tooltip, and keep the stretch shown.
+        const problem = renderProblem(select.value, m.get("vmin"), m.get("vmax"));
+        if (problem) {
+          select.classList.add("tmw-invalid");
+          select.title = `${problem}: set the range first`;
+          select.value = m.get("stretch") || "linear";
+          return;
+        }
+        select.classList.remove("tmw-invalid");
+        select.title = "Stretch";
         m.set("stretch", select.value);
         m.save_changes();
       },
