@@ -21,7 +21,7 @@ from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, observe
 
 from .api import Api, PathPolicy
 from .catalogue.inputs import build_catalogue
-from .catalogue.model import FitsProvider, Place
+from .catalogue.model import FitsProvider, Layer, Place
 from .describe import describe_layer
 from .engine import Engine
 from .engine.geometry import MIN_ZOOM, OVERZOOM
