@@ -422,7 +422,7 @@ async def test_register(jp_fetch, tm_setup):
     lid = fits_layer_id(path, 0, None)
     assert layer["layer_id"] == lid
     assert layer["tile_size"] == 450 and layer["units"] == "uK"
-    assert layer["map_group_id"] == "registered"
+    assert layer["map_group_id"] == "files"
     # Registering again gives the same id, once.
     r = await get(jp_fetch, "register", method="POST", body=json.dumps({"sources": [{"path": str(path)}]}))
     assert [x["layer_id"] for x in body_json(r)["layers"]] == [lid]
@@ -431,7 +431,7 @@ async def test_register(jp_fetch, tm_setup):
     values, _ = datatile.decode(r.body)
     np.testing.assert_array_equal(values, expected_native_tile(path, fits.getdata(path), 2, 450, 2, 1, 4))
     groups = [g["map_group_id"] for g in body_json(await get(jp_fetch, "map-groups"))]
-    assert groups == ["act", "extra", "registered"]
+    assert groups == ["act", "extra", "files"]
 
 
 async def test_register_refusals(jp_fetch, tm_setup):

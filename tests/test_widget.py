@@ -289,3 +289,55 @@ def test_widget_and_api_describe_every_layer_alike(tm_setup):
     assert fallback_range(Layer("x", "x", FitsProvider("/nowhere.fits"), vmin="auto")) == (-1.0, 1.0)
     default = json.loads(server.handle("GET", "layers/default").body)["layer"]
     assert default == listing[0]
+
+
+@pytest.mark.parametrize("n_planes", [1, 3, 4])
+def test_one_file_is_one_map_group_in_kernel_and_server(tmp_path, rng, n_planes):
+    """A file registered by the widget is described by the server exactly as by the kernel.
+
+    Same map and band ids for a cube (they come from the file and HDU, not from a plane),
+    same names (``register`` honours the name the front end sends).
+    """
+    from tilemaker_widget.api import Api, PathPolicy
+    from tilemaker_widget.catalogue.model import Catalogue
+    from tilemaker_widget.engine import Engine
+
+    shape = (120, 200) if n_planes == 1 else (n_planes, 120, 200)
+    path = write_car(tmp_path / "cube_f220.fits", rng.normal(size=shape).astype(np.float32), RES, 20.05, -10.05, bunit="uK")
+    viewer = TileViewer(path)
+    server = Api(Catalogue(), Engine(), PathPolicy(enabled=True))
+    names = {1: ["cube_f220"], 3: ["I", "Q", "U"], 4: [f"plane {k}" for k in range(4)]}[n_planes]
+    assert [e["name"] for e in viewer.layers] == names
+    for entry in viewer.layers:
+        # What the front end sends (js/src/transport.js, `sync`).
+        source = {"path": entry["source"]["path"], "name": entry["name"]}
+        if entry["source"]["index"] is not None:
+            source["index"] = entry["source"]["index"]
+        r = server.handle("POST", "register", body=json.dumps({"sources": [source]}).encode())
+        assert r.status == 200, r.body
+        (d,) = json.loads(r.body)["layers"]
+        assert {k: v for k, v in entry.items() if k not in ("transport", "source")} == d
+    assert {(e["map_group_id"], e["map_id"], e["band_id"], e["band"]) for e in viewer.layers} == {
+        ("files", "map-" + fits_layer_id(path, 0, None), "band-" + fits_layer_id(path, 0, None), "f220")
+    }
+    # One map for the whole file on the server too, whatever order its planes came in.
+    (group,) = json.loads(server.handle("GET", "map-groups/files/maps").body)
+    assert group["name"] == "cube_f220.fits"
+    # A name for several planes at once: told apart by what each holds.
+    if n_planes == 3:
+        other = Api(Catalogue(), Engine(), PathPolicy(enabled=True))
+        r = other.handle("POST", "register", body=json.dumps({"sources": [{"path": str(path), "name": "deep"}]}).encode())
+        assert [d["name"] for d in json.loads(r.body)["layers"]] == ["deep I", "deep Q", "deep U"]
+        r = other.handle("POST", "register", body=json.dumps({"sources": [{"path": str(path), "name": 3}]}).encode())
+        assert r.status == 400 and b"'name'" in r.body
+
+
+def test_in_memory_planes_are_named_like_fits_planes(tmp_path, iqu):
+    path, data = iqu
+    wcs = WCS(fits.getheader(path), naxis=2)
+    cube = np.concatenate([data, data[:1]])  # four planes
+    assert [e["name"] for e in TileViewer((cube, wcs)).layers] == [f"plane {k}" for k in range(4)]
+    v = TileViewer((data, wcs))
+    assert [e["name"] for e in v.layers] == ["I", "Q", "U"]
+    assert [e["quantity"] for e in v.layers] == [e["quantity"] for e in TileViewer(path).layers]
+    assert v.layers[0]["map_group_id"] == "arrays" and v.layers[0]["provider"]["provider_type"] == "array"

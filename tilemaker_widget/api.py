@@ -377,8 +377,7 @@ class Api:
 
     # -- registration --------------------------------------------------------
     def register(self, body: bytes | None, grants: Grants, **_: Any) -> Response:
-        from .catalogue.inspect import NotAnImage, band_name, layers_from_fits
-        from .catalogue.model import Band, Map, MapGroup, fits_layer_id
+        from .catalogue.inspect import NotAnImage, file_map_group, layers_from_fits
 
         try:
             request = json.loads(body or b"{}")
@@ -390,6 +389,9 @@ class Api:
         for spec in sources:
             if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
                 raise ApiError(400, "each source needs a 'path' string")
+            name = spec.get("name")
+            if name is not None and not (isinstance(name, str) and name.strip()):
+                raise ApiError(400, "a source's 'name' must be a non-empty string")
             real = self.policy.check(spec["path"])
             try:
                 layers = layers_from_fits(real, spec.get("hdu"))
@@ -402,15 +404,12 @@ class Api:
                 layers = [x for x in layers if x.provider.index == index]
                 if not layers:
                     raise ApiError(422, f"{spec['path']}: no plane with index {index}")
-            # One map per file (path + HDU), whichever planes are registered and when.
-            stem = fits_layer_id(real, layers[0].provider.hdu, None)
-            name = real.rsplit("/", 1)[-1]
-            group = MapGroup(
-                map_group_id="registered",
-                name="Registered files",
-                maps=[Map(map_id=f"map-{stem}", name=name, bands=[Band(band_id=f"band-{stem}", name=band_name(real), layers=layers)])],
-            )
-            for layer in self.catalogue.add_map_group(group):
+            if name is not None:
+                # The client's name for the layer (the widget sends its own): one plane
+                # takes it as is, several are told apart by what each plane holds.
+                for layer in layers:
+                    layer.name = name if len(layers) == 1 else f"{name} {layer.name}"
+            for layer in self.catalogue.add_map_group(file_map_group(layers)):
                 results.append(self.describe(layer))
         return Response.json({"layers": results})
 

@@ -13,8 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from .config import load_config
-from .inspect import band_name, default_style, layers_from_fits, parse_units
-from .model import ArrayProvider, Band, Catalogue, Layer, Map, MapGroup
+from .inspect import (
+    ARRAYS_GROUP_ID,
+    band_name,
+    default_style,
+    file_map_group,
+    layers_from_fits,
+    map_group_of,
+    parse_units,
+    plane_components,
+    plane_quantity,
+)
+from .model import ArrayProvider, Catalogue, Layer, MapGroup
 
 
 def _is_wcs(obj: Any) -> bool:
@@ -32,30 +42,25 @@ def _array_layers(array: Any, wcs: Any, name: str, units: str | None = None) -> 
     planes = a.reshape(-1, *a.shape[-2:])
     celestial = wcs.celestial if getattr(wcs, "has_celestial", False) else wcs
     CarGeometry.from_wcs(celestial, planes.shape[-2:], name=name)  # fail early, clearly
-    names = ["I", "Q", "U"] if len(planes) == 3 else [f"{k}" for k in range(len(planes))]
-    if len(planes) == 1:
-        names = [name]
     out = []
-    for k, plane in enumerate(planes):
-        comp = names[k] if len(planes) == 3 else None
+    for plane, component in zip(planes, plane_components(len(planes)), strict=True):
         out.append(
             Layer(
                 layer_id="m" + os.urandom(7).hex(),
-                name=names[k],
+                name=component or name,
                 description=f"in-memory {name}",
                 provider=ArrayProvider(plane, celestial, units),
+                quantity=plane_quantity(component, "sky"),
                 units=units,
-                **default_style("sky", comp, units),
+                **default_style("sky", component, units),
             )
         )
     return out
 
 
-def _map_group(layers: list[Layer], name: str, key: str) -> MapGroup:
-    return MapGroup(
-        map_group_id="notebook",
-        name="Notebook",
-        maps=[Map(map_id=f"map-{key}", name=name, bands=[Band(band_id=f"band-{key}", name=band_name(name), layers=layers)])],
+def _array_group(layers: list[Layer], name: str) -> MapGroup:
+    return map_group_of(
+        layers, name, layers[0].layer_id, band_name(name), group_id=ARRAYS_GROUP_ID, group_name="In memory"
     )
 
 
@@ -73,10 +78,10 @@ def build_catalogue(maps: Any) -> Catalogue:
             if not path.exists():
                 raise FileNotFoundError(f"{path}: no such file")
             layers = layers_from_fits(path)
-            cat.add_map_group(_map_group(layers, path.name, layers[0].layer_id))
+            cat.add_map_group(file_map_group(layers))
         elif isinstance(item, tuple) and len(item) == 2 and _is_wcs(item[1]):
             layers = _array_layers(item[0], item[1], "array")
-            cat.add_map_group(_map_group(layers, "array", layers[0].layer_id))
+            cat.add_map_group(_array_group(layers, "array"))
         elif hasattr(item, "header") and hasattr(item, "data"):  # an astropy HDU
             from astropy.wcs import WCS
 
@@ -86,10 +91,10 @@ def build_catalogue(maps: Any) -> Catalogue:
             units = parse_units(item.header.get("BUNIT"))
             wcs = WCS(item.header, naxis=2) if item.data.ndim > 2 else WCS(item.header)
             layers = _array_layers(item.data, wcs, name, units)
-            cat.add_map_group(_map_group(layers, name, layers[0].layer_id))
+            cat.add_map_group(_array_group(layers, name))
         elif hasattr(item, "wcs") and hasattr(item, "shape") and _is_wcs(item.wcs):  # pixell ndmap
             layers = _array_layers(item, item.wcs, "ndmap")
-            cat.add_map_group(_map_group(layers, "ndmap", layers[0].layer_id))
+            cat.add_map_group(_array_group(layers, "ndmap"))
         else:
             raise TypeError(
                 f"cannot show {type(item).__name__}: give FITS paths or globs, a TileMaker "

@@ -143,31 +143,17 @@ def layers_from_fits(path: str | os.PathLike, hdu: int | None = None) -> list[La
     _check_frame(header, shape, path.name)
     units = parse_units(header.get("BUNIT"))
     kind = map_kind(path, header)
-    n_planes = math.prod(shape[:-2]) if len(shape) > 2 else 1
-    if n_planes == 1:
-        names = [None]
-    elif n_planes == 3:
-        names = ["I", "Q", "U"]
-    else:
-        names = [f"plane {k}" for k in range(n_planes)]
+    single = header.get("EXTNAME") or kind if kind != "sky" else path.stem
     layers = []
-    for k, component in enumerate(names):
+    for k, component in enumerate(plane_components(math.prod(shape[:-2]) if len(shape) > 2 else 1)):
         plane = None if len(shape) == 2 else k
-        quantity = {
-            "I": "T (I)",
-            "Q": "T (Q)",
-            "U": "T (U)",
-            "ivar": "inverse variance",
-            "hits": "hit count",
-            "mask": "mask",
-        }.get(component or kind)
         layers.append(
             Layer(
                 layer_id=fits_layer_id(path, index, plane),
-                name=component or (header.get("EXTNAME") or kind if kind != "sky" else path.stem),
+                name=component or single,
                 description=f"{path.name} HDU {index}" + ("" if plane is None else f" plane {plane}"),
                 provider=FitsProvider(filename=path.resolve(), hdu=index, index=plane),
-                quantity=quantity,
+                quantity=plane_quantity(component, kind),
                 units=units,
                 **default_style(kind, component, units),
             )
@@ -175,23 +161,69 @@ def layers_from_fits(path: str | os.PathLike, hdu: int | None = None) -> list[La
     return layers
 
 
+def plane_components(n_planes: int) -> list[str | None]:
+    """What each plane of a map holds: None for a single plane, I/Q/U for three, else ``plane k``.
+
+    The same for FITS cubes and in-memory arrays, so a map gets the same layer names
+    whichever way it is given.
+    """
+    if n_planes == 1:
+        return [None]
+    if n_planes == 3:
+        return ["I", "Q", "U"]
+    return [f"plane {k}" for k in range(n_planes)]
+
+
+_QUANTITIES = {
+    "I": "T (I)",
+    "Q": "T (Q)",
+    "U": "T (U)",
+    "ivar": "inverse variance",
+    "hits": "hit count",
+    "mask": "mask",
+}
+
+
+def plane_quantity(component: str | None, kind: str) -> str | None:
+    return _QUANTITIES.get(component or kind)
+
+
 def band_name(path: str | os.PathLike) -> str:
     match = re.search(r"f(\d{3})", Path(path).name)
     return f"f{match.group(1)}" if match else "default"
 
 
+FILES_GROUP_ID = "files"
+"""The map group of FITS files opened by path (widget, ``register``, ``genconfig``)."""
+ARRAYS_GROUP_ID = "arrays"
+"""The map group of in-memory arrays (widget only)."""
+
+
+def map_group_of(layers: list[Layer], name: str, key: str, band: str = "default", *,
+                 group_id: str = FILES_GROUP_ID, group_name: str = "Files") -> MapGroup:
+    """One map (named ``name``) with one band holding ``layers``: what one file or array becomes.
+
+    ``key`` makes the map and band ids (``map-<key>``, ``band-<key>``).
+    """
+    return MapGroup(
+        map_group_id=group_id,
+        name=group_name,
+        maps=[Map(map_id=f"map-{key}", name=name, bands=[Band(band_id=f"band-{key}", name=band, layers=layers)])],
+    )
+
+
+def file_map_group(layers: list[Layer], group_name: str = "Files") -> MapGroup:
+    """The map group of one FITS file's layers (all from one HDU, see `layers_from_fits`).
+
+    The ids come from the file's real path and HDU, whichever of its planes are given,
+    so the kernel, the server and ``genconfig`` agree on them.
+    """
+    provider = layers[0].provider
+    real = os.path.realpath(provider.filename)
+    key = fits_layer_id(real, provider.hdu, None)
+    return map_group_of(layers, os.path.basename(real), key, band_name(real), group_name=group_name)
+
+
 def catalogue_from_fits(paths: list[str | os.PathLike], group_name: str = "Files") -> Catalogue:
     """A catalogue with one map per FITS file (`genconfig`)."""
-    maps = []
-    for p in paths:
-        layers = layers_from_fits(p)
-        stem = layers[0].layer_id
-        maps.append(
-            Map(
-                map_id=f"map-{stem}",
-                name=Path(p).name,
-                description=str(Path(p).resolve()),
-                bands=[Band(band_id=f"band-{stem}", name=band_name(p), layers=layers)],
-            )
-        )
-    return Catalogue([MapGroup(map_group_id="files", name=group_name, maps=maps)])
+    return Catalogue([file_map_group(layers_from_fits(p), group_name) for p in paths])
