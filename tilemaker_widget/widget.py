@@ -34,6 +34,22 @@ _FALLBACK_MAX_ZOOM = 10 + OVERZOOM
 _MAX_HEIGHT = 10_000
 
 
+def _css_colour(color: Any) -> str:
+    """Any matplotlib colour ('gold', 'C1', 'tab:red', '#ffd400', (1, 0.8, 0)) → '#rrggbb'.
+
+    The browser draws markers from '#rrggbb'; a colour it cannot read would silently
+    be drawn in the default yellow, so it is refused here.
+    """
+    from matplotlib.colors import to_hex
+
+    try:
+        return to_hex(color, keep_alpha=False)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"invalid color {color!r}: give a colour name ('gold', 'tab:red'), '#rrggbb' or an (r, g, b) tuple in 0–1"
+        ) from None
+
+
 class UnknownLayer(KeyError):
     """A layer id or name this viewer does not have (or a name several layers share)."""
 
@@ -92,18 +108,24 @@ class TileViewer(anywidget.AnyWidget):
     ----------
     maps
         FITS path(s) or a glob (``"maps/*.fits"``), a TileMaker config JSON path, an
-        astropy HDU or HDUList, ``(array, wcs)``, a pixell ``ndmap``, a `Catalogue`,
-        or a list mixing these. A (3, ny, nx) map becomes three layers I, Q, U.
+        astropy HDU or HDUList, ``(array, wcs)`` or ``(array, header)`` (an astropy
+        FITS ``Header``), a pixell ``ndmap``, a `Catalogue`, or a list mixing these.
+        A (3, ny, nx) map becomes three layers I, Q, U. A map that cannot be shown
+        (not plain equatorial CAR) raises `UnsupportedGeometry` here.
+    allow_errors
+        Show what can be shown of a multi-file input: files that cannot be shown are
+        listed with their error (or, in a non-equatorial frame, left out with a
+        warning) instead of raising.
     **state
-        Initial values of the synced traits: ``layer``, ``cmap``, ``vmin``, ``vmax``,
-        ``stretch``, ``center`` (RA, Dec in degrees), ``zoom``, ``height``,
-        ``ra_left``, ``graticule``.
+        Initial values of the synced traits: ``layer`` (id or name), ``cmap``,
+        ``vmin``, ``vmax``, ``stretch``, ``center`` ([RA, Dec] in degrees, a
+        ``SkyCoord`` or text), ``zoom``, ``height``, ``ra_left``, ``graticule``.
 
     Examples
     --------
     >>> v = TileViewer("act_f090_map.fits", cmap="RdBu_r", vmin=-300, vmax=300)
-    >>> v.layer = v.layers[1]["id"]       # show Q
-    >>> v.center = [150.0, 2.2]; v.zoom = 4
+    >>> v.layer = "Q"                      # by name (or v.layers[1]["id"])
+    >>> v.center = "10h00m +02d12m"; v.zoom = 4
     """
 
     _esm = STATIC / "widget.js" if (STATIC / "widget.js").exists() else _MISSING_BUNDLE
@@ -131,8 +153,8 @@ class TileViewer(anywidget.AnyWidget):
     _error = Unicode("").tag(sync=True)
     _render_count = Int(0).tag(sync=True)
 
-    def __init__(self, maps: Any, **state: Any) -> None:
-        self.catalogue = build_catalogue(maps)
+    def __init__(self, maps: Any, *, allow_errors: bool = False, **state: Any) -> None:
+        self.catalogue = build_catalogue(maps, allow_errors=allow_errors)
         engine, self._executor = _shared()
         self._api = Api(self.catalogue, engine, PathPolicy(enabled=False))
         entries = [self._entry(place) for place in self.catalogue.visible().places()]
@@ -313,13 +335,17 @@ class TileViewer(anywidget.AnyWidget):
         """Overlay a source catalogue; returns its id.
 
         ``catalogue`` is an astropy Table, a pandas DataFrame, a list of dicts, an
-        astropy SkyCoord or a file (.csv, .ecsv, .json, .fits). RA/Dec columns (degrees)
-        are found by their usual names (ra/dec, RA/DEC, ra_deg, RAJ2000, …) or given as
-        ``ra=``/``dec=``; ``label`` names the column used as the source name.
+        astropy SkyCoord or a file (.csv, .ecsv, .json, .fits). RA/Dec columns are found
+        by their usual names (ra/dec, RA/DEC, ra_deg, RAJ2000, …) or given as
+        ``ra=``/``dec=``; numbers are degrees, text may be sexagesimal (``"10:00:00"``,
+        ``"10h00m00s"``: RA in hours unless marked ``d``; ``"-02:12:00"``: Dec in
+        degrees), parsed by astropy. ``label`` names the column used as the source
+        name. ``color`` is any matplotlib colour; an invalid one raises ValueError.
         """
         from .catalogue.model import SourceGroup
         from .catalogue.tables import to_sources
 
+        color = _css_colour(color)
         sources = to_sources(catalogue, ra=ra, dec=dec, name=label)
         if name is None:
             name = Path(os.fspath(catalogue)).name if isinstance(catalogue, (str, os.PathLike)) else f"catalogue {len(self.catalogues) + 1}"

@@ -31,6 +31,26 @@ def _is_wcs(obj: Any) -> bool:
     return hasattr(obj, "wcs") and hasattr(obj, "pixel_to_world")
 
 
+def _is_header(obj: Any) -> bool:
+    return type(obj).__name__ == "Header" and hasattr(obj, "tostring")
+
+
+def _header_wcs(header: Any, ndim: int) -> Any:
+    """The celestial WCS of a FITS header for data of ``ndim`` axes."""
+    import warnings
+
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        return WCS(header, naxis=2) if ndim > 2 else WCS(header)
+
+
+def _is_pair(obj: Any) -> bool:
+    """``(array, WCS)`` or ``(array, Header)``."""
+    return isinstance(obj, tuple) and len(obj) == 2 and (_is_wcs(obj[1]) or _is_header(obj[1]))
+
+
 def _array_layers(array: Any, wcs: Any, name: str, units: str | None = None) -> list[Layer]:
     import numpy as np
 
@@ -64,8 +84,18 @@ def _array_group(layers: list[Layer], name: str) -> MapGroup:
     )
 
 
-def build_catalogue(maps: Any) -> Catalogue:
-    """A catalogue from anything `TileViewer` accepts (see its docstring)."""
+def build_catalogue(maps: Any, allow_errors: bool = False) -> Catalogue:
+    """A catalogue from anything `TileViewer` accepts (see its docstring).
+
+    A FITS file the engine cannot show (a TAN projection, a galactic frame…) raises
+    `UnsupportedGeometry`, as an array does. With ``allow_errors`` such a file is
+    listed with its error when it can be listed (the viewer shows the message, the
+    other maps work), or left out with a warning when it cannot (a wrong frame).
+    """
+    import warnings
+
+    from ..engine.geometry import UnsupportedGeometry
+
     cat = Catalogue()
     for item in _flatten(maps):
         if isinstance(item, Catalogue):
@@ -77,19 +107,30 @@ def build_catalogue(maps: Any) -> Catalogue:
                 continue
             if not path.exists():
                 raise FileNotFoundError(f"{path}: no such file")
-            layers = layers_from_fits(path)
+            try:
+                layers = layers_from_fits(path, check_geometry=not allow_errors)
+            except UnsupportedGeometry as exc:
+                if not allow_errors:
+                    raise UnsupportedGeometry(
+                        f"{exc} (TileViewer(..., allow_errors=True) shows the other maps)"
+                    ) from None
+                warnings.warn(f"left out: {exc}", stacklevel=3)
+                continue
             cat.add_map_group(file_map_group(layers))
-        elif isinstance(item, tuple) and len(item) == 2 and _is_wcs(item[1]):
-            layers = _array_layers(item[0], item[1], "array")
+        elif _is_pair(item):
+            data, wcs = item
+            units = None
+            if _is_header(wcs):
+                units = parse_units(wcs.get("BUNIT"))
+                wcs = _header_wcs(wcs, getattr(data, "ndim", 2))
+            layers = _array_layers(data, wcs, "array", units)
             cat.add_map_group(_array_group(layers, "array"))
         elif hasattr(item, "header") and hasattr(item, "data"):  # an astropy HDU
-            from astropy.wcs import WCS
-
             if item.data is None:
                 raise ValueError("this HDU holds no data")
             name = item.header.get("EXTNAME") or "HDU"
             units = parse_units(item.header.get("BUNIT"))
-            wcs = WCS(item.header, naxis=2) if item.data.ndim > 2 else WCS(item.header)
+            wcs = _header_wcs(item.header, item.data.ndim)
             layers = _array_layers(item.data, wcs, name, units)
             cat.add_map_group(_array_group(layers, name))
         elif hasattr(item, "wcs") and hasattr(item, "shape") and _is_wcs(item.wcs):  # pixell ndmap
@@ -98,7 +139,8 @@ def build_catalogue(maps: Any) -> Catalogue:
         else:
             raise TypeError(
                 f"cannot show {type(item).__name__}: give FITS paths or globs, a TileMaker "
-                "config JSON, an astropy HDU/HDUList, (array, WCS) or a pixell ndmap"
+                "config JSON, an astropy HDU/HDUList, (array, WCS), (array, FITS Header) or a "
+                "pixell ndmap"
             )
     if not len(cat):
         raise ValueError("no maps to show")
@@ -115,7 +157,7 @@ def _flatten(maps: Any) -> Iterable[Any]:
             yield from found
         else:
             yield maps
-    elif isinstance(maps, tuple) and len(maps) == 2 and _is_wcs(maps[1]):
+    elif _is_pair(maps):
         yield maps
     elif type(maps).__name__ == "HDUList":
         yield next(h for h in maps if h.data is not None and h.data.ndim >= 2)

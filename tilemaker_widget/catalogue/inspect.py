@@ -95,26 +95,32 @@ def default_style(kind: str, component: str | None, units: str | None) -> dict[s
     return {"vmin": -limit, "vmax": limit, "cmap": "RdBu_r"}
 
 
-def _check_frame(header: Any, shape: tuple[int, ...], name: str) -> None:
+def _check_geometry(header: Any, shape: tuple[int, ...], name: str, full: bool) -> None:
     """Refuse a map in galactic (or any non-ICRS) coordinates when it is listed.
 
-    Other geometry problems (a TAN projection, say) are reported by the engine when
-    the layer is opened; a wrong frame is refused here already, because a map shown
-    in the wrong frame gives wrong positions silently rather than an error.
+    With ``full``, also refuse any map the engine cannot show (a TAN projection, a
+    rotated CAR…), with the engine's own message. Without it those are reported when
+    the layer is opened (a config may list a map that is fixed later); a wrong frame
+    is always refused here, because a map shown in the wrong frame gives wrong
+    positions silently rather than an error.
     """
     import warnings
 
     from astropy.wcs import WCS, FITSFixedWarning
 
-    from ..engine.geometry import require_equatorial
+    from ..engine.geometry import CarGeometry, UnsupportedGeometry, require_equatorial
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
         try:
             wcs = WCS(header, naxis=2) if len(shape) > 2 else WCS(header)
-        except Exception:  # an unreadable WCS is reported when the layer is opened
-            return
-    if wcs.has_celestial:
+        except Exception as exc:
+            if full:
+                raise UnsupportedGeometry(f"{name}: unreadable WCS ({exc})") from None
+            return  # reported when the layer is opened
+    if full:
+        CarGeometry.from_wcs(wcs, shape[-2:], name=name)
+    elif wcs.has_celestial:
         require_equatorial(wcs.celestial, name)
 
 
@@ -126,8 +132,14 @@ def layer_cmap(layer: Layer) -> str:
     return default_style(map_kind(path, {"EXTNAME": layer.name}), None, None)["cmap"]
 
 
-def layers_from_fits(path: str | os.PathLike, hdu: int | None = None) -> list[Layer]:
-    """One `Layer` per 2-D plane of the chosen (or first) image HDU."""
+def layers_from_fits(
+    path: str | os.PathLike, hdu: int | None = None, *, check_geometry: bool = False
+) -> list[Layer]:
+    """One `Layer` per 2-D plane of the chosen (or first) image HDU.
+
+    A map in a non-equatorial frame raises `UnsupportedGeometry`; with
+    ``check_geometry`` so does any map the engine cannot show (e.g. TAN).
+    """
     from astropy.io import fits
 
     path = Path(path).expanduser()
@@ -140,7 +152,7 @@ def layers_from_fits(path: str | os.PathLike, hdu: int | None = None) -> list[La
         raise FileNotFoundError(f"{path}: no such file") from None
     except OSError as exc:
         raise NotAnImage(f"{path}: not a readable FITS file ({exc})") from None
-    _check_frame(header, shape, path.name)
+    _check_geometry(header, shape, path.name, check_geometry)
     units = parse_units(header.get("BUNIT"))
     kind = map_kind(path, header)
     single = header.get("EXTNAME") or kind if kind != "sky" else path.stem

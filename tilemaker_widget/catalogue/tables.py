@@ -85,6 +85,28 @@ def _columns(obj: Any) -> tuple[list[str], dict[str, list[Any]]]:
     )
 
 
+def _angle(value: Any, hours: bool) -> float:
+    """Degrees from a number or text: decimal text is degrees, sexagesimal RA is hours.
+
+    Sexagesimal text (``"10:00:00"``, ``"10h00m00s"``, ``"-02d12m"``, ``"-02 12 00"``)
+    is parsed by astropy; an explicit unit in the text (``"150d30m"``) wins over the
+    column's default (hours for RA, degrees for Dec), as in the viewer's go-to box.
+    """
+    if isinstance(value, bytes):
+        value = value.decode(errors="replace")
+    if not isinstance(value, str):
+        return float(value)
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    from astropy import units as u
+    from astropy.coordinates import Angle
+
+    return float(Angle(text, unit=u.hourangle if hours else u.deg).deg)
+
+
 def to_sources(obj: Any, ra: str | None = None, dec: str | None = None, name: str | None = None) -> list[Source]:
     """Sources from any supported catalogue object; RA/Dec in degrees."""
     columns, values = _columns(obj)
@@ -100,7 +122,7 @@ def to_sources(obj: Any, ra: str | None = None, dec: str | None = None, name: st
     sources, bad = [], []
     for k, (r, d) in enumerate(zip(values[ra_col], values[dec_col], strict=True)):
         try:
-            rf, df = float(r), float(d)
+            rf, df = _angle(r, hours=True), _angle(d, hours=False)
         except (TypeError, ValueError):
             bad.append(k)
             continue
