@@ -299,7 +299,7 @@ def test_engine_with_memcached_down(arcmin_map, caplog):
 # -- the server extension's settings -------------------------------------------------
 def test_tilemaker_settings_make_the_right_cache(monkeypatch, memcached):
     """TileMaker's environment variables and our traits choose and configure the cache."""
-    from tilemaker_widget.server.extension import TileMaker
+    from tilemaker_widget.server.settings import TileMaker
 
     for k in ("TILEMAKER_CACHE_TYPE", "TILEMAKER_MEMCACHED_HOST", "TILEMAKER_MEMCACHED_PORT",
               "TILEMAKER_MEMCACHED_CLIENT_POOL_SIZE", "TILEMAKER_MEMCACHED_TIMEOUT_SECONDS"):

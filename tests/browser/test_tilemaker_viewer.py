@@ -47,7 +47,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
     import json
 
     from tilemaker_widget.sample import write_sample
-    from tilemaker_widget.server.extension import tilemaker_viewer_static
+    from tilemaker_widget.server.viewer_bundle import tilemaker_viewer_static
 
     if tilemaker_viewer_static() is None:
         pytest.fail("tilemaker is not installed: run scripts/setup.sh (pip install --no-deps tilemaker==3.1.0)")
