@@ -341,3 +341,21 @@ def test_in_memory_planes_are_named_like_fits_planes(tmp_path, iqu):
     assert [e["name"] for e in v.layers] == ["I", "Q", "U"]
     assert [e["quantity"] for e in v.layers] == [e["quantity"] for e in TileViewer(path).layers]
     assert v.layers[0]["map_group_id"] == "arrays" and v.layers[0]["provider"]["provider_type"] == "array"
+
+
+def test_cutout_units_agree_with_the_server(tm_setup):
+    """A config layer without units: the widget's cutout and the server's carry the map's BUNIT."""
+    import io
+
+    from tilemaker_widget.api import Api
+    from tilemaker_widget.catalogue.config import load_config
+    from tilemaker_widget.engine import Engine
+
+    viewer = TileViewer(str(tm_setup.config))
+    hdu = viewer.cutout((15.0, -15.0, 5.0, -25.0), layer="act-ivar")
+    server = Api(load_config(tm_setup.config), Engine())
+    r = server.handle("GET", "layers/act-ivar/submap/15/5/-15/-25/image.fits")
+    assert r.status == 200
+    served = fits.open(io.BytesIO(r.body))[0]
+    assert hdu.header["BUNIT"] == served.header["BUNIT"] and hdu.header["BUNIT"]
+    np.testing.assert_array_equal(hdu.data, served.data)

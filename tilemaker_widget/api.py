@@ -317,7 +317,7 @@ class Api:
         layer = self._layer(lid, grants)
         stats = self.engine.statistics(layer)
         vmin, vmax = self.engine.resolve_range(layer)
-        units = layer.units or self.engine.describe(layer).get("map_units")
+        units = self.engine.units(layer)
         return Response.json({**stats, "layer_id": lid, "vmin": vmin, "vmax": vmax, "units": units})
 
     # -- colour --------------------------------------------------------------

@@ -53,7 +53,7 @@ def describe_layer(place: Place, engine: Engine) -> dict[str, Any]:
     try:
         facts = engine.describe(layer)
         d.update(facts)
-        d["units"] = layer.units or facts.get("map_units")
+        d["units"] = engine.units(layer)
         d["vmin"], d["vmax"] = engine.resolve_range(layer)
     except Exception as exc:  # shown to the client, not raised: listings must work
         d["error"] = str(exc)

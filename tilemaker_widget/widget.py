@@ -416,7 +416,7 @@ class TileViewer(anywidget.AnyWidget):
             sky = SkyBox(ra1, ra2, dec1, dec2)
         lyr = self._layer_object(layer)
         data, wcs = self._api.engine.cutout(lyr, sky)
-        return cutout_hdu(data, wcs, lyr.units, lyr.name)
+        return cutout_hdu(data, wcs, self._api.engine.units(lyr), lyr.name)
 
     # -- Python-side answers ---------------------------------------------------
     def pixel_value(self, ra: Any, dec: Any = None, layer: str | None = None) -> Any:

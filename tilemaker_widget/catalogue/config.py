@@ -104,47 +104,30 @@ def _source(row: dict[str, Any], where: str) -> Source:
     return Source(ra=ra, dec=dec, name=row.get("name"), extra=extra or None)
 
 
+_LEVELS = (MapGroup, Map, Band)
+
+
+def _node(obj: dict[str, Any], level: int, where: str, base: Path) -> Any:
+    """A map group (level 0), map (1) or band (2) and everything below it."""
+    cls = _LEVELS[level]
+    items = _req(obj, cls.CHILDREN, where)
+    if level + 1 < len(_LEVELS):
+        children = [_node(c, level + 1, f"{where}.{cls.CHILDREN}[{i}]", base) for i, c in enumerate(items)]
+    else:
+        children = [_layer(x, base, where) for x in items]
+    return cls(
+        **{cls.ID: str(_req(obj, cls.ID, where)), cls.CHILDREN: children},
+        name=str(obj.get("name", "")),
+        description=obj.get("description") or "",
+        grant=obj.get("grant"),
+    )
+
+
 def catalogue_from_dict(data: dict[str, Any], base: Path) -> Catalogue:
     """Build a catalogue from TileMaker's configuration structure."""
     if not isinstance(data, dict):
         raise ConfigError("configuration must be a JSON object with 'map_groups'")
-    groups = []
-    for gi, g in enumerate(data.get("map_groups", [])):
-        gw = f"map_groups[{gi}]"
-        maps = []
-        for mi, m in enumerate(_req(g, "maps", gw)):
-            mw = f"{gw}.maps[{mi}]"
-            bands = []
-            for bi, b in enumerate(_req(m, "bands", mw)):
-                bw = f"{mw}.bands[{bi}]"
-                layers = [_layer(x, base, bw) for x in _req(b, "layers", bw)]
-                bands.append(
-                    Band(
-                        band_id=str(_req(b, "band_id", bw)),
-                        name=str(b.get("name", "")),
-                        description=b.get("description") or "",
-                        layers=layers,
-                        grant=b.get("grant"),
-                    )
-                )
-            maps.append(
-                Map(
-                    map_id=str(_req(m, "map_id", mw)),
-                    name=str(m.get("name", "")),
-                    description=m.get("description") or "",
-                    bands=bands,
-                    grant=m.get("grant"),
-                )
-            )
-        groups.append(
-            MapGroup(
-                map_group_id=str(_req(g, "map_group_id", gw)),
-                name=str(g.get("name", "")),
-                description=g.get("description") or "",
-                maps=maps,
-                grant=g.get("grant"),
-            )
-        )
+    groups = [_node(g, 0, f"map_groups[{i}]", base) for i, g in enumerate(data.get("map_groups", []))]
     source_groups = []
     for si, s in enumerate(data.get("source_groups", [])):
         sw = f"source_groups[{si}]"

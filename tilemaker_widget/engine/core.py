@@ -84,6 +84,10 @@ class Engine:
                 self._prepared[plane.identity] = prep
         return prep
 
+    def units(self, layer: Layer) -> str | None:
+        """The layer's units: as configured, else the map's own (``BUNIT``)."""
+        return layer.units or self.prepare(layer).plane.units
+
     def describe(self, layer: Layer) -> dict[str, Any]:
         """Geometry facts for the layer's description (TileMaker fields and ours)."""
         prep = self.prepare(layer)
@@ -290,7 +294,7 @@ class Engine:
             "x": x if inside else None,
             "y": y if inside else None,
             "value": value,
-            "units": layer.units or prep.plane.units,
+            "units": self.units(layer),
         }
 
     def sample(self, layer: Layer) -> np.ndarray:
@@ -370,7 +374,7 @@ class Engine:
         prep = self.prepare(layer)
         data, wcs = cutout.cut(prep.plane, box)
         if ext == "fits":
-            return cutout.fits_bytes(data, wcs, layer.units or prep.plane.units, layer.name)
+            return cutout.fits_bytes(data, wcs, self.units(layer), layer.name)
         return render.encode_image(cutout.sky_oriented(data, prep.plane), opts, ext)
 
     def aperture(self, layer: Layer, ra: float, dec: float, radius_arcmin: float) -> dict[str, Any]:
