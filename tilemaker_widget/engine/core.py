@@ -10,41 +10,30 @@ from __future__ import annotations
 import json
 import math
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..cache import Cache, MemoryCache, SingleFlight
 from ..catalogue.model import Layer
-from . import datatile, pyramid, quantized, render
+from . import datatile, quantized, render
 from .errors import LayerUnavailable, TileOutOfRange
-from .geometry import MIN_ZOOM, GridMapping, TileGrid, choose_grid
-from .planes import Plane, PlanePool
+from .geometry import MIN_ZOOM
+from .planes import PlanePool
+from .source import CarSource, LayerSource
 
 #: Quantized wire formats (the route's extension) and their image codec.
 QUANTIZED_FORMATS = {"q8": "webp", "q8png": "png"}
 
 
-@dataclass(frozen=True)
-class Prepared:
-    plane: Plane
-    mapping: GridMapping
-    key: str
-
-    @property
-    def grid(self) -> TileGrid:
-        return self.mapping.grid
-
-
-def cache_key(kind: str, prep: Prepared, *request: object) -> str:
-    """The one spelling of a cache key: what it holds, the plane's identity, the request.
+def cache_key(kind: str, src: LayerSource, *request: object) -> str:
+    """The one spelling of a cache key: what it holds, the source's identity, the request.
 
     Fields are joined by ``|`` (table in docs/architecture.md#caching); flags are
     written as 0/1 and numbers by ``str``, so numpy and Python floats agree.
     """
     fields = (str(int(v)) if isinstance(v, bool) else str(v) for v in request)
-    return "|".join((kind, prep.key, *fields))
+    return "|".join((kind, src.key, *fields))
 
 
 def flip_x(z: int, x: int) -> int:
@@ -54,7 +43,11 @@ def flip_x(z: int, x: int) -> int:
 
 
 class Engine:
-    """Tiles, histograms and pixel values for catalogue layers."""
+    """Tiles, histograms, values and cutouts for catalogue layers, for every kind of source.
+
+    Everything here is written against `LayerSource` (engine/source.py); nothing here
+    knows how a kind of layer stores its values.
+    """
 
     HISTOGRAM_SAMPLE = 4_000_000
     HISTOGRAM_BINS = 256
@@ -64,49 +57,54 @@ class Engine:
         self.cache = cache if cache is not None else MemoryCache()
         self.pool = PlanePool(max_open_files)
         self._flight = SingleFlight()
-        self._prepared: dict[tuple, Prepared] = {}
+        self._sources: dict[tuple, LayerSource] = {}
         self._lock = threading.Lock()
         self._building: set[str] = set()
 
     # -- opening -------------------------------------------------------------
-    def prepare(self, layer: Layer) -> Prepared:
+    def prepare(self, layer: Layer) -> LayerSource:
+        """The layer's source of values (opened once per file identity).
+
+        A provider with an ``open_source()`` method gives its own `LayerSource` (how a
+        new kind of layer plugs in); FITS planes and in-memory arrays are `CarSource`.
+        """
+        opener = getattr(layer.provider, "open_source", None)
+        if opener is not None:
+            return opener()
         plane = self.pool.plane(layer.provider)
         with self._lock:
-            prep = self._prepared.get(plane.identity)
-        if prep is None:
-            grid, exact = choose_grid(plane.geometry)
-            mapping = GridMapping(plane.geometry, grid, exact)
-            key = "|".join(str(p) for p in plane.identity)
-            prep = Prepared(plane, mapping, key)
+            src = self._sources.get(plane.identity)
+        if src is None:
+            src = CarSource(plane)
             with self._lock:
-                if len(self._prepared) > 4096:
-                    self._prepared.clear()
-                self._prepared[plane.identity] = prep
-        return prep
+                if len(self._sources) > 4096:
+                    self._sources.clear()
+                self._sources[plane.identity] = src
+        return src
 
     def units(self, layer: Layer) -> str | None:
         """The layer's units: as configured, else the map's own (``BUNIT``)."""
-        return layer.units or self.prepare(layer).plane.units
+        return layer.units or self.prepare(layer).units
 
     def describe(self, layer: Layer) -> dict[str, Any]:
         """Geometry facts for the layer's description (TileMaker fields and ours)."""
-        prep = self.prepare(layer)
-        g = prep.plane.geometry
+        src = self.prepare(layer)
+        facts = src.facts()
         return {
-            "tile_size": prep.grid.tile_size,
-            "number_of_levels": prep.grid.number_of_levels,
-            "native_level": prep.grid.native_level,
+            "tile_size": src.grid.tile_size,
+            "number_of_levels": src.grid.number_of_levels,
+            "native_level": src.grid.native_level,
             "min_zoom": MIN_ZOOM,
-            "max_zoom": prep.grid.max_zoom,
-            "shape": list(prep.plane.shape),
-            "pixel_scale_arcmin": g.pixel_scale * 60.0,
-            "resampled": not prep.mapping.exact,
-            "map_units": prep.plane.units,
-            **g.bounds(),
+            "max_zoom": src.grid.max_zoom,
+            "shape": facts.pop("shape"),
+            "pixel_scale_arcmin": facts.pop("pixel_scale_arcmin"),
+            "resampled": facts.pop("resampled"),
+            "map_units": src.units,
+            **facts,
         }
 
     # -- tiles ---------------------------------------------------------------
-    def _check(self, prep: Prepared, z: int, y: int, x: int) -> None:
+    def _check(self, prep: LayerSource, z: int, y: int, x: int) -> None:
         if not prep.grid.contains(z, y, x):
             nx, ny = prep.grid.tiles_at(max(z, 0))
             if not 0 <= z <= prep.grid.native_level:
@@ -123,47 +121,38 @@ class Engine:
         self._check(prep, z, y, x)
         return self._tile(prep, z, y, x)
 
-    def _tile(self, prep: Prepared, z: int, y: int, x: int) -> np.ndarray | None:
+    def _tile(self, prep: LayerSource, z: int, y: int, x: int) -> np.ndarray | None:
         key = cache_key("tile", prep, z, y, x)
         hit = self.cache.get(key)
         if hit is not None:
             return _unpack_tile(hit, prep.grid.tile_size)
-        ov_level = pyramid.overview_level(prep.mapping)
+        ov_level = prep.overview_level()
         if ov_level is not None and z <= ov_level:
             self._flight.run(cache_key("ov", prep), lambda: self._fill_from_overview(prep, ov_level))
             hit = self.cache.get(key)
             if hit is not None:
                 return _unpack_tile(hit, prep.grid.tile_size)
             # The cache could not hold them (tiny or failing cache): compute directly.
-        tile = self._flight.run(
-            key, lambda: pyramid.native_tile(prep.plane, prep.mapping, z, y, x)
-        )
-        if z < prep.grid.native_level:
-            # Native tiles are a memory-mapped slice, cheaper to re-read than the
-            # cache space they would take from the block means and encoded tiles.
+        tile = self._flight.run(key, lambda: prep.tile(z, y, x))
+        if z < prep.grid.native_level or not prep.native_tiles_cheap:
             self.cache.set(key, _pack_tile(tile))
         return tile
 
-    def _fill_from_overview(self, prep: Prepared, level: int) -> None:
+    def _fill_from_overview(self, prep: LayerSource, level: int) -> None:
         if self.cache.get(cache_key("tile", prep, 0, 0, 0)) is not None:
             return
-        ov = pyramid.build_overview(prep.plane, prep.mapping, level)
-        # Coarse tiles first, so the level-0 marker above is set only when all are in.
-        for z in range(level, -1, -1):
-            nx, ny = prep.grid.tiles_at(z)
-            for y in range(ny):
-                for x in range(nx):
-                    tile = pyramid.tile_from_overview(ov, prep.mapping, z, y, x)
-                    self.cache.set(cache_key("tile", prep, z, y, x), _pack_tile(tile))
+        # Coarse tiles last, so the level-0 marker above is set only when all are in.
+        for z, y, x, tile in prep.overview_tiles(level):
+            self.cache.set(cache_key("tile", prep, z, y, x), _pack_tile(tile))
 
-    def _display_tile(self, prep: Prepared, z: int, y: int, x: int, flip: bool) -> np.ndarray | None:
+    def _display_tile(self, prep: LayerSource, z: int, y: int, x: int, flip: bool) -> np.ndarray | None:
         """The tile as displayed: TileMaker's ``flip`` remaps the column and mirrors it."""
         tile = self._tile(prep, z, y, flip_x(z, x) if flip else x)
         if tile is not None and flip:
             tile = tile[:, ::-1]
         return tile
 
-    def _encoded(self, key: str, prep: Prepared, z: int, y: int, x: int, flip: bool, encode: Any) -> bytes | None:
+    def _encoded(self, key: str, prep: LayerSource, z: int, y: int, x: int, flip: bool, encode: Any) -> bytes | None:
         """Cached bytes of ``encode(tile)``; an empty value records a tile off the map."""
         hit = self.cache.get(key)
         if hit is None:
@@ -206,9 +195,9 @@ class Engine:
         )
 
     def _preview_bytes(
-        self, layer: Layer, prep: Prepared, z: int, y: int, x: int, fmt: str, flip: bool
+        self, layer: Layer, prep: LayerSource, z: int, y: int, x: int, fmt: str, flip: bool
     ) -> bytes | None:
-        tile = pyramid.preview_tile(prep.plane, prep.mapping, z, y, flip_x(z, x) if flip else x)
+        tile = prep.preview(z, y, flip_x(z, x) if flip else x)
         if tile is None:
             return None
         if flip:
@@ -232,9 +221,9 @@ class Engine:
         return self.span(layer)
 
     # -- previews of the low levels -------------------------------------------
-    def _overview_pending(self, prep: Prepared, z: int) -> bool:
+    def _overview_pending(self, prep: LayerSource, z: int) -> bool:
         """True (and the build started) when level z waits for the whole-map average."""
-        level = pyramid.overview_level(prep.mapping)
+        level = prep.overview_level()
         if level is None or z > level:
             return False
         if self.cache.get(cache_key("tile", prep, 0, 0, 0)) is not None:
@@ -248,7 +237,7 @@ class Engine:
                 ).start()
         return True
 
-    def _build_overview_in_background(self, prep: Prepared, level: int) -> None:
+    def _build_overview_in_background(self, prep: LayerSource, level: int) -> None:
         try:
             self._flight.run(cache_key("ov", prep), lambda: self._fill_from_overview(prep, level))
         except Exception:  # noqa: BLE001 - the blocking request reports the failure
@@ -277,25 +266,8 @@ class Engine:
     # -- values and statistics ------------------------------------------------
     def pixel(self, layer: Layer, ra: float, dec: float) -> dict[str, Any]:
         """The map value at the pixel containing (RA, Dec), exact (no tile involved)."""
-        prep = self.prepare(layer)
-        g = prep.plane.geometry
-        fx, fy = g.sky_to_pixel(ra, dec)
-        x, y = math.floor(fx + 0.5), math.floor(fy + 0.5)
-        value = None
-        if 0 <= x < g.nx and 0 <= y < g.ny:
-            v = float(prep.plane.read(slice(y, y + 1), slice(x, x + 1))[0, 0])
-            value = v if math.isfinite(v) else None
-            inside = True
-        else:
-            inside = False
-        return {
-            "ra": ra % 360.0,
-            "dec": dec,
-            "x": x if inside else None,
-            "y": y if inside else None,
-            "value": value,
-            "units": self.units(layer),
-        }
+        x, y, value = self.prepare(layer).value_at(ra, dec)
+        return {"ra": ra % 360.0, "dec": dec, "x": x, "y": y, "value": value, "units": self.units(layer)}
 
     def sample(self, layer: Layer) -> np.ndarray:
         """Finite native pixel values from evenly spaced whole rows (≤ ~4 Mpix).
@@ -303,14 +275,7 @@ class Engine:
         Real pixels, not block means: averaging narrows the distribution and the
         colour range is set against single-pixel values.
         """
-        prep = self.prepare(layer)
-        ny, nx = prep.plane.shape
-        step = max(1, math.ceil(ny * nx / self.HISTOGRAM_SAMPLE))
-        rows = []
-        for r in range(step // 2, ny, step):
-            rows.append(prep.plane.read(slice(r, r + 1), slice(0, nx)))
-        values = np.concatenate(rows, axis=None) if rows else np.zeros(0, np.float32)
-        return values[np.isfinite(values)]
+        return self.prepare(layer).sample(self.HISTOGRAM_SAMPLE)
 
     def statistics(self, layer: Layer) -> dict[str, Any]:
         """Histogram, percentiles and extremes of the layer (cached)."""
@@ -326,10 +291,10 @@ class Engine:
         return result
 
     @staticmethod
-    def _stats_key(prep: Prepared, layer: Layer) -> str:
+    def _stats_key(prep: LayerSource, layer: Layer) -> str:
         return cache_key("stats", prep, layer.vmin, layer.vmax)
 
-    def _statistics(self, prep: Prepared, layer: Layer) -> dict[str, Any]:
+    def _statistics(self, prep: LayerSource, layer: Layer) -> dict[str, Any]:
         values = self.sample(layer)
         if values.size == 0:
             return {
@@ -363,30 +328,26 @@ class Engine:
 
     def cutout(self, layer: Layer, box: Any) -> tuple[np.ndarray, Any]:
         """Pixels inside a `cutout.SkyBox` and their WCS (see engine/cutout.py)."""
-        from . import cutout
-
-        return cutout.cut(self.prepare(layer).plane, box)
+        return self.prepare(layer).cut(box)
 
     def cutout_file(self, layer: Layer, box: Any, ext: str, opts: Any = None) -> bytes:
         """A cutout as FITS (float32, NaN kept, WCS) or as a picture (north up, east left)."""
         from . import cutout
 
-        prep = self.prepare(layer)
-        data, wcs = cutout.cut(prep.plane, box)
+        src = self.prepare(layer)
+        data, wcs = src.cut(box)
         if ext == "fits":
             return cutout.fits_bytes(data, wcs, self.units(layer), layer.name)
-        return render.encode_image(cutout.sky_oriented(data, prep.plane), opts, ext)
+        return render.encode_image(src.sky_oriented(data), opts, ext)
 
     def aperture(self, layer: Layer, ra: float, dec: float, radius_arcmin: float) -> dict[str, Any]:
         """Mean, std, min, max of finite pixels within the radius (cached)."""
-        from . import cutout
-
-        prep = self.prepare(layer)
-        key = cache_key("aperture", prep, ra, dec, radius_arcmin)
+        src = self.prepare(layer)
+        key = cache_key("aperture", src, ra, dec, radius_arcmin)
         hit = self.cache.get(key)
         if hit is not None:
             return json.loads(hit)
-        result = cutout.aperture(prep.plane, ra, dec, radius_arcmin)
+        result = src.aperture(ra, dec, radius_arcmin)
         self.cache.set(key, json.dumps(result).encode())
         return result
 
