@@ -15,6 +15,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import colormaps
+
 STRETCHES = ("linear", "log", "sqrt", "asinh", "abs")
 BAD_RGB = (221, 221, 221)  # JPEG has no alpha: NaN shows as light grey, as in TileMaker
 _cmap_lock = threading.Lock()
@@ -27,19 +29,22 @@ class RenderError(ValueError):
 
 @lru_cache(maxsize=1)
 def colormap_names() -> tuple[str, ...]:
+    """Every colormap name a client may use: matplotlib's and ours (`colormaps.ALIASES`)."""
     import matplotlib
 
-    return tuple(sorted(matplotlib.colormaps, key=str.lower))
+    colormaps.register()
+    return tuple(sorted(colormaps.listed_names(list(matplotlib.colormaps)), key=str.lower))
 
 
 @lru_cache(maxsize=512)
 def lut(name: str) -> np.ndarray:
-    """256 × 4 uint8 RGBA table for a matplotlib colormap (``_r`` names included)."""
+    """256 × 4 uint8 RGBA table for a colormap: matplotlib's (``_r`` included) or ours
+    (``planck``, ``planck_log``; see engine/colormaps.py)."""
     import matplotlib
 
     with _cmap_lock:
         try:
-            cmap = matplotlib.colormaps[name]
+            cmap = matplotlib.colormaps[colormaps.resolve(name)]
         except KeyError:
             raise RenderError(f"unknown colormap {name!r}") from None
         table = cmap(np.linspace(0.0, 1.0, 256))

@@ -6,7 +6,7 @@ import { getJson } from "../transport.js";
 
 /** @typedef {import("../viewer.js").Viewer} Viewer */
 
-const FAVOURITES = ["RdBu_r", "viridis", "magma", "inferno", "plasma", "cividis", "gray", "coolwarm", "Spectral_r", "twilight", "planck"];
+const FAVOURITES = ["RdBu_r", "planck", "viridis", "magma", "inferno", "plasma", "cividis", "gray", "coolwarm", "Spectral_r", "twilight", "planck_log"];
 
 /**
  * Draw a LUT left to right.
