@@ -235,10 +235,8 @@ class TileViewer(anywidget.AnyWidget):
             self.zoom = min(max(self.zoom, lo), hi)  # the browser clamps the same way
 
     def _default_center(self, layer_id: str) -> list[float]:
-        layer = self.catalogue.layer(layer_id)
-        try:
-            b = self._api.engine.describe(layer)
-        except Exception:
+        b = self._layer_entry(layer_id)  # its description: bounds unless unreadable
+        if "bounding_left" not in b:
             return [0.0, 0.0]
         left, right = b["bounding_left"], b["bounding_right"]
         if right < left:
