@@ -10,11 +10,34 @@
 // log1p(a·u) / log1p(a) with a = vmax/vmin − 1; values ≤ 0 take the bottom colour. The
 // server refuses vmin ≤ 0 for log; here such a range falls back to a = 1000 (DS9's log),
 // so a hit-count map with vmin = 0 still shows something sensible.
+//
+// asinh_sym and sqrt_sym are sign-symmetric: an odd g of v itself (not of u), so zero
+// keeps the colour it has on a symmetric range (the middle of a diverging colormap):
+//   s = (g(v) − g(vmin)) / (g(vmax) − g(vmin)),  g = sign·sqrt|v|  or  asinh(v / (0.1·max|vmin|,|vmax|)).
 
-/** @typedef {"linear" | "log" | "sqrt" | "asinh" | "abs"} Stretch */
+/** @typedef {"linear" | "log" | "sqrt" | "asinh" | "abs" | "asinh_sym" | "sqrt_sym"} Stretch */
 
 /** @type {Stretch[]} */
-export const STRETCHES = ["linear", "log", "sqrt", "asinh", "abs"];
+export const STRETCHES = ["linear", "log", "sqrt", "asinh", "abs", "asinh_sym", "sqrt_sym"];
+
+/** Sign-symmetric stretches act on v about zero, not on the normalised value. */
+const SYMMETRIC = new Set(["asinh_sym", "sqrt_sym"]);
+/** asinh_sym softening: g(v) = asinh(v / (ASINH_SYM_A · max(|vmin|, |vmax|))). */
+export const ASINH_SYM_A = 0.1;
+
+/**
+ * g and its inverse for a sign-symmetric stretch (engine/render.py symmetric_function):
+ * t = (g(v) − g(vmin)) / (g(vmax) − g(vmin)), v clipped to [vmin, vmax].
+ * @param {string} stretch
+ * @param {number} vmin
+ * @param {number} vmax
+ * @returns {{g: (v: number) => number, inv: (y: number) => number}}
+ */
+function symmetric(stretch, vmin, vmax) {
+  if (stretch === "sqrt_sym") return { g: (v) => Math.sign(v) * Math.sqrt(Math.abs(v)), inv: (y) => Math.sign(y) * y * y };
+  const s = ASINH_SYM_A * Math.max(Math.abs(vmin), Math.abs(vmax)) || 1;
+  return { g: (v) => Math.asinh(v / s), inv: (y) => s * Math.sinh(y) };
+}
 
 /** log stretch fallback when vmin ≤ 0: log(1 + a·u) / log(1 + a). */
 export const LOG_A = 1000;
@@ -62,6 +85,12 @@ export function logParameter(vmin, vmax) {
  * @returns {(u: number) => number}
  */
 export function stretchFunction(stretch, vmin, vmax) {
+  if (SYMMETRIC.has(stretch)) {
+    const lo = vmin ?? -1, hi = vmax ?? 1;
+    const { g } = symmetric(stretch, lo, hi);
+    const g0 = g(lo), gd = g(hi) - g0;
+    return (u) => (g(lo + u * (hi - lo)) - g0) / gd;
+  }
   switch (stretch) {
     case "log": {
       const a = logParameter(vmin, vmax);
@@ -88,6 +117,12 @@ export function stretchFunction(stretch, vmin, vmax) {
  * @returns {(s: number) => number}
  */
 export function inverseStretch(stretch, vmin, vmax) {
+  if (SYMMETRIC.has(stretch)) {
+    const lo = vmin ?? -1, hi = vmax ?? 1;
+    const { g, inv } = symmetric(stretch, lo, hi);
+    const g0 = g(lo), gd = g(hi) - g0;
+    return (s) => (inv(g0 + s * gd) - lo) / (hi - lo);
+  }
   switch (stretch) {
     case "log": {
       const a = logParameter(vmin, vmax);
@@ -129,6 +164,12 @@ export function indexFunction(stretch, vmin, vmax) {
       return (v) => clampIndex(Math.sqrt(unit(v)));
     case "asinh":
       return (v) => clampIndex(Math.asinh(ASINH_B * unit(v)) * ASINH_NORM);
+    case "asinh_sym":
+    case "sqrt_sym": {
+      const { g } = symmetric(stretch, vmin, vmax);
+      const g0 = g(vmin), gd = g(vmax) - g0;
+      return (v) => clampIndex((g(v < vmin ? vmin : v > vmax ? vmax : v) - g0) / gd);
+    }
     case "log": {
       if (logParameter(vmin, vmax) === LOG_A) {
         const f = stretchFunction("log", vmin, vmax);

@@ -131,3 +131,35 @@ test("renderProblem: the kernel's rule and words (engine/render.py RenderOptions
   assert.equal(renderProblem("linear", 0, 1e39), "vmin and vmax must lie within ±3.403e+38 (maps are coloured in float32)");
   assert.match(/** @type {string} */ (renderProblem("gamma", 0, 1)), /^unknown stretch 'gamma'; use one of linear, log/);
 });
+
+test("sign-symmetric stretches: the formula of docs/protocol.md, zero stays in the middle", () => {
+  // t = (g(v) − g(vmin)) / (g(vmax) − g(vmin)); index = min(255, floor(256 t)).
+  const gSqrt = (/** @type {number} */ v) => Math.sign(v) * Math.sqrt(Math.abs(v));
+  const cases = [
+    [-500, 500],
+    [-100, 500],
+    [0, 300],
+    [-2e-4, 5e-4],
+  ];
+  for (const [vmin, vmax] of cases) {
+    const s = 0.1 * Math.max(Math.abs(vmin), Math.abs(vmax));
+    const gAsinh = (/** @type {number} */ v) => Math.asinh(v / s);
+    for (const [name, g] of /** @type {const} */ ([["sqrt_sym", gSqrt], ["asinh_sym", gAsinh]])) {
+      for (const f of [0, 0.001, 0.01, 0.1, 0.37, 0.5, 0.62, 0.9, 0.999, 1]) {
+        const v = vmin + f * (vmax - vmin);
+        const t = (g(v) - g(vmin)) / (g(vmax) - g(vmin));
+        const want = Math.min(255, Math.floor(256 * t));
+        assert.equal(lutIndex(v, vmin, vmax, name), want, `${name} ${vmin}..${vmax} at ${v}`);
+      }
+      assert.equal(lutIndex(vmin - 1, vmin, vmax, name), 0);
+      assert.equal(lutIndex(vmax + 1, vmin, vmax, name), 255);
+    }
+  }
+  // The reported problem: RdBu_r at ±500 µK draws zero red with asinh, white with asinh_sym.
+  assert.equal(lutIndex(0, -500, 500, "asinh"), Math.floor(256 * (Math.asinh(5) / Math.asinh(10))));
+  assert.ok(lutIndex(0, -500, 500, "asinh") > 190);
+  for (const name of ["asinh_sym", "sqrt_sym"]) {
+    assert.equal(lutIndex(0, -500, 500, name), 128);
+    assert.equal(lutIndex(-50, -500, 500, name) + lutIndex(50, -500, 500, name), 255, name); // odd about zero
+  }
+});

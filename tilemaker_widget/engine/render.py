@@ -17,7 +17,9 @@ import numpy as np
 
 from . import colormaps
 
-STRETCHES = ("linear", "log", "sqrt", "asinh", "abs")
+STRETCHES = ("linear", "log", "sqrt", "asinh", "abs", "asinh_sym", "sqrt_sym")
+# asinh_sym's softening: linear within about ±ASINH_SYM_A · max(|vmin|, |vmax|) of zero.
+ASINH_SYM_A = 0.1
 BAD_RGB = (221, 221, 221)  # JPEG has no alpha: NaN shows as light grey, as in TileMaker
 _cmap_lock = threading.Lock()
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -110,12 +112,36 @@ def normalise(values: np.ndarray, opts: RenderOptions) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             t = np.log10(np.where(v > 0, v / lo, np.nan)) / np.log10(hi / lo)
         return np.where(np.isfinite(values) & ~np.isfinite(t), -1.0, t).astype(np.float32)
+    if opts.stretch in ("asinh_sym", "sqrt_sym"):
+        return _symmetric(v, opts)
     t = (v - lo) / (hi - lo)
     if opts.stretch == "sqrt":
         t = np.sqrt(np.clip(t, 0, None))
     elif opts.stretch == "asinh":
         t = np.arcsinh(t / 0.1) / np.arcsinh(1 / 0.1)
     return t.astype(np.float32, copy=False)
+
+
+def symmetric_function(stretch: str, vmin: float, vmax: float):
+    """g of a sign-symmetric stretch: odd in v, so v = 0 sits where g(0) = 0 falls.
+
+    ``sqrt_sym``: g(v) = sign(v)·sqrt(|v|); ``asinh_sym``: g(v) = asinh(v / (a·S)) with
+    S = max(|vmin|, |vmax|) and a = `ASINH_SYM_A`. The colour is then
+    t = (g(clip(v, vmin, vmax)) − g(vmin)) / (g(vmax) − g(vmin)).
+    """
+    if stretch == "sqrt_sym":
+        return lambda v: np.sign(v) * np.sqrt(np.abs(v))
+    scale = ASINH_SYM_A * max(abs(vmin), abs(vmax))
+    return lambda v: np.arcsinh(v / scale)
+
+
+def _symmetric(v: np.ndarray, opts: RenderOptions) -> np.ndarray:
+    g = symmetric_function(opts.stretch, opts.vmin, opts.vmax)
+    g0, g1 = float(g(opts.vmin)), float(g(opts.vmax))
+    # float64: the browser computes in double precision, and colours must agree.
+    x = np.clip(np.asarray(v, dtype=np.float64), opts.vmin, opts.vmax)
+    t = (g(x) - g0) / (g1 - g0)
+    return t.astype(np.float32)
 
 
 def colour_indices(values: np.ndarray, opts: RenderOptions) -> tuple[np.ndarray, np.ndarray]:

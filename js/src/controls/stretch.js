@@ -1,9 +1,15 @@
-// Stretch selector (linear, log, sqrt, asinh, abs).
+// Stretch selector (linear, log, sqrt, asinh, abs, and the sign-symmetric asinh_sym, sqrt_sym).
 
 import { STRETCHES, renderProblem } from "../colour.js";
 import { h } from "../dom.js";
 
 /** @typedef {import("../viewer.js").Viewer} Viewer */
+
+/** @type {Record<string, string>} */
+const TITLES = {
+  asinh_sym: "asinh of the value about zero: 0 keeps the middle colour (CMB maps)",
+  sqrt_sym: "signed square root of the value: 0 keeps the middle colour (CMB maps)",
+};
 
 /** @param {Viewer} viewer */
 export function createStretchSelect(viewer) {
@@ -30,7 +36,7 @@ export function createStretchSelect(viewer) {
         m.save_changes();
       },
     },
-    ...STRETCHES.map((s) => h("option", { value: s }, s)),
+    ...STRETCHES.map((s) => h("option", { value: s, title: TITLES[s] ?? s }, s)),
   );
   const sync = () => {
     select.value = m.get("stretch") || "linear";
