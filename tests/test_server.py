@@ -116,7 +116,7 @@ async def test_layer_description(jp_fetch, tm_setup):
     assert d["pixel_scale_arcmin"] == pytest.approx(6.0)
     assert d["native_level"] == 2 and d["resampled"] is False
     assert "error" not in d
-    assert d["provider"] == {"provider_type": "fits", "hdu": None, "index": 0}
+    assert d["provider"] == {"provider_type": "fits", "hdu": 0, "index": 0}  # the HDU opened, as TileMaker says
     assert str(tm_setup.maps["iqu"]) not in r.body.decode()  # no server paths leak
 
 

@@ -8,8 +8,9 @@ TileMaker v3 (see docs/protocol.md) so its viewer and scripts work unchanged.
 from __future__ import annotations
 
 import json
-import math
+import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from ._version import __version__
 from .catalogue.inspect import layer_cmap
 from .catalogue.model import Catalogue, Grants, Layer, allowed
 from .errors import ApiError, status_for
+from .params import BoxEdges, ColourQuery, Position, TileAddress, flag, number, register_sources
 
 JSON = "application/json"
 IMAGE_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "jpeg": "image/jpeg"}
@@ -133,7 +135,7 @@ class Api:
                 status = status_for(exc)
                 if status is None:
                     raise  # a bug: the transport logs it and answers 500
-                return Response.error(status, str(exc))
+                return Response.error(status, _message(exc, match.groupdict().get("lid")))
         if matched_path:
             return Response.error(405, f"{method} is not allowed on /{path}")
         return Response.error(404, f"no such API route: /{path}")
@@ -238,11 +240,12 @@ class Api:
     # -- pixels --------------------------------------------------------------
     def tile(self, lid: str, z: str, y: str, x: str, ext: str, query: dict[str, str], grants: Grants, **_: Any) -> Response:
         layer = self._layer(lid, grants)
-        zi, yi, xi = int(z), int(y), int(x)
-        flip = _flag(query, "flip")
+        t = TileAddress.parse(z, y, x)
+        zi, yi, xi = t.z, t.y, t.x
+        flip = flag(query, "flip")
         ext = ext.lower()
         if ext in DATA_FORMATS:
-            body = self.engine.encoded_tile(layer, zi, yi, xi, ext, flip, preview=_flag(query, "preview"))
+            body = self.engine.encoded_tile(layer, zi, yi, xi, ext, flip, preview=flag(query, "preview"))
             if body is None:
                 return Response(204, b"", DATA_TYPE, {"Cache-Control": TILE_CACHE_CONTROL})
             from .engine.datatile import is_preview
@@ -259,47 +262,34 @@ class Api:
             raise ApiError(404, "tile has no data")
         return Response(200, body, IMAGE_TYPES[ext], {"Cache-Control": TILE_CACHE_CONTROL})
 
-    def _range_from_query(self, layer: Layer, query: dict[str, str]) -> tuple[float, float]:
-        default_lo, default_hi = None, None
-        values = []
-        for name in ("vmin", "vmax"):
-            text = query.get(name)
-            if text is None:
-                if default_lo is None:
-                    default_lo, default_hi = self.engine.resolve_range(layer)
-                values.append(default_lo if name == "vmin" else default_hi)
-                continue
-            values.append(_number(text, name))
-        return values[0], values[1]
-
     def pixel(self, lid: str, query: dict[str, str], grants: Grants, **_: Any) -> Response:
         layer = self._layer(lid, grants)
-        ra = _number(query.get("ra"), "ra")
-        dec = _number(query.get("dec"), "dec")
-        if not -90.0 <= dec <= 90.0:
-            raise ApiError(400, f"dec must be within [-90, 90], not {dec:g}")
-        return Response.json(self.engine.pixel(layer, ra, dec))
+        pos = Position.parse(query)
+        return Response.json(self.engine.pixel(layer, pos.ra, pos.dec))
 
     def _render_options(self, layer: Layer, query: dict[str, str]) -> Any:
         from .engine import RenderOptions
 
-        stretch = query.get("stretch", "log" if _flag(query, "log_norm") else "linear")
-        cmap = query.get("cmap") or layer_cmap(layer)
-        if "vmin" in query or "vmax" in query:
-            lo, hi = self._range_from_query(layer, query)
-        else:
-            lo, hi = self.engine.resolve_range(layer)
-        return RenderOptions(cmap, lo, hi, stretch, _flag(query, "abs")).validate()
+        colour = ColourQuery.parse(query)
+        lo, hi = colour.vmin, colour.vmax
+        if lo is None or hi is None:
+            default_lo, default_hi = self.engine.resolve_range(layer)
+            lo = default_lo if lo is None else lo
+            hi = default_hi if hi is None else hi
+        cmap = colour.cmap or layer_cmap(layer)
+        return RenderOptions(cmap, lo, hi, colour.stretch, colour.absolute).validate()
 
     def submap(self, lid: str, left: str, right: str, top: str, bottom: str, ext: str, query: dict[str, str], grants: Grants, **_: Any) -> Response:
         from .engine.cutout import SkyBox
 
         layer = self._layer(lid, grants)
-        box = SkyBox(_number(left, "left"), _number(right, "right"), _number(top, "top"), _number(bottom, "bottom"))
+        edges = BoxEdges.parse(left, right, top, bottom)
+        box = SkyBox(edges.left, edges.right, edges.top, edges.bottom)
         ext = ext.lower()
         if ext == "fits":
             body = self.engine.cutout_file(layer, box, "fits")
-            name = f"{layer.name}_{left}_{right}_{top}_{bottom}.fits".replace(" ", "_")
+            stem = re.sub(r"[^\w.+-]+", "_", layer.name)[:64]
+            name = f"{stem}_{edges.file_stem()}.fits"
             return Response(200, body, "application/fits", {"Content-Disposition": f'attachment; filename="{name}"'})
         if ext not in IMAGE_TYPES:
             raise ApiError(400, f"unknown cutout format {ext!r}; use fits, png, webp or jpg")
@@ -309,9 +299,9 @@ class Api:
 
     def aperture(self, lid: str, query: dict[str, str], grants: Grants, **_: Any) -> Response:
         layer = self._layer(lid, grants)
-        ra, dec = _number(query.get("ra"), "ra"), _number(query.get("dec"), "dec")
-        radius = _number(query.get("radius"), "radius")
-        return Response.json({"layer_id": lid, **self.engine.aperture(layer, ra, dec, radius)})
+        pos = Position.parse(query)
+        radius = number(query.get("radius"), "radius")
+        return Response.json({"layer_id": lid, **self.engine.aperture(layer, pos.ra, pos.dec, radius)})
 
     def histogram(self, lid: str, grants: Grants, **_: Any) -> Response:
         layer = self._layer(lid, grants)
@@ -379,52 +369,91 @@ class Api:
     def register(self, body: bytes | None, grants: Grants, **_: Any) -> Response:
         from .catalogue.inspect import NotAnImage, file_map_group, layers_from_fits
 
-        try:
-            request = json.loads(body or b"{}")
-            sources = request["sources"]
-            assert isinstance(sources, list)
-        except (ValueError, KeyError, AssertionError, TypeError):
-            raise ApiError(400, 'register needs a JSON body {"sources": [{"path": ...}, ...]}') from None
         results = []
-        for spec in sources:
-            if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
-                raise ApiError(400, "each source needs a 'path' string")
-            name = spec.get("name")
-            if name is not None and not (isinstance(name, str) and name.strip()):
+        for spec in register_sources(body):
+            if spec.name is not None and not spec.name.strip():
                 raise ApiError(400, "a source's 'name' must be a non-empty string")
-            real = self.policy.check(spec["path"])
+            real = self.policy.check(spec.path)
+            _require_regular_file(real, spec.path)
             try:
-                layers = layers_from_fits(real, spec.get("hdu"))
+                layers = layers_from_fits(real, spec.hdu, shown_as=spec.path)
             except FileNotFoundError:
-                raise ApiError(404, f"{spec['path']}: no such file") from None
+                raise ApiError(404, f"{spec.path}: no such file") from None
             except (NotAnImage, OSError, ValueError) as exc:
                 raise ApiError(422, str(exc)) from None
-            index = spec.get("index")
-            if index is not None:
-                layers = [x for x in layers if x.provider.index == index]
+            if spec.index is not None:
+                layers = [x for x in layers if x.provider.index == spec.index]
                 if not layers:
-                    raise ApiError(422, f"{spec['path']}: no plane with index {index}")
-            if name is not None:
+                    raise ApiError(422, f"{spec.path}: no plane with index {spec.index}")
+            granted = self._granted_layers(real)
+            if granted:
+                results.extend(self.describe(x) for x in self._served_planes(spec.path, layers, granted, grants))
+                continue
+            if spec.name is not None:
                 # The client's name for the layer (the widget sends its own): one plane
                 # takes it as is, several are told apart by what each plane holds.
                 for layer in layers:
-                    layer.name = name if len(layers) == 1 else f"{name} {layer.name}"
+                    layer.name = spec.name if len(layers) == 1 else f"{spec.name} {layer.name}"
             for layer in self.catalogue.add_map_group(file_map_group(layers)):
+                if not self.catalogue.layer_allowed(layer, grants):
+                    raise ApiError(403, f"{spec.path} is served as a layer that needs a grant you do not hold")
                 results.append(self.describe(layer))
         return Response.json({"layers": results})
 
+    def _granted_layers(self, real: str) -> list[Layer]:
+        """The catalogue's layers that read the file at ``real`` behind some grant."""
+        out = []
+        for layer in self.catalogue.layers(None):
+            filename = getattr(layer.provider, "filename", None)
+            if filename is None or self.catalogue.layer_allowed(layer, frozenset()):
+                continue
+            if os.path.realpath(filename) == real:
+                out.append(layer)
+        return out
 
-def _flag(query: dict[str, str], name: str) -> bool:
-    return str(query.get(name, "")).lower() in ("1", "true", "yes", "on")
+    def _served_planes(self, shown: str, planes: list[Layer], granted: list[Layer], grants: Grants) -> list[Layer]:
+        """Registering a file the catalogue serves under a grant: its configured layers only.
+
+        A new, ungranted layer id for the same pixels would hand them to everyone, so
+        the file stays behind its grant whoever names it by path.
+        """
+        if any(not self.catalogue.layer_allowed(x, grants) for x in granted):
+            raise ApiError(403, f"{shown} is served as a layer that needs a grant you do not hold")
+        opened = {}
+        for x in granted:
+            try:
+                opened[(self.engine.opened_hdu(x), x.provider.index)] = x
+            except Exception:  # noqa: BLE001 - an unreadable configured layer matches nothing
+                continue
+        out = []
+        for plane in planes:
+            match = opened.get((plane.provider.hdu, plane.provider.index))
+            if match is None:
+                raise ApiError(403, f"{shown} is served under a grant: only its configured layers can be opened")
+            out.append(match)
+        return out
 
 
-def _number(text: str | None, name: str) -> float:
-    if text is None:
-        raise ApiError(400, f"missing parameter {name}")
+def _message(exc: BaseException, lid: str | None) -> str:
+    """The error's message; an unreadable layer's names the layer (the engine's, its file)."""
+    from .engine.errors import LayerUnavailable
+
+    if lid and isinstance(exc, LayerUnavailable):
+        return f"layer {lid!r}: {exc}"
+    return str(exc)
+
+
+def _require_regular_file(real: str, shown: str) -> None:
+    """Refuse FIFOs, devices and folders before anything opens them.
+
+    Opening a FIFO blocks until a writer comes; reading ``/dev/zero`` never ends. Both
+    would hold a worker thread for good.
+    """
     try:
-        value = float(text)
-    except ValueError:
-        raise ApiError(400, f"{name} must be a number, not {text!r}") from None
-    if not math.isfinite(value):
-        raise ApiError(400, f"{name} must be finite")
-    return value
+        st = os.stat(real)
+    except FileNotFoundError:
+        raise ApiError(404, f"{shown}: no such file") from None
+    except OSError as exc:
+        raise ApiError(403, f"{shown}: cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ApiError(422, f"{shown}: not a regular file")

@@ -53,6 +53,9 @@ def describe_layer(place: Place, engine: Engine) -> dict[str, Any]:
     try:
         facts = engine.describe(layer)
         d.update(facts)
+        opened = engine.opened_hdu(layer)
+        if opened is not None and "hdu" in d["provider"]:
+            d["provider"]["hdu"] = opened  # as TileMaker says: the HDU read, never null
         d["units"] = engine.units(layer)
         d["vmin"], d["vmax"] = engine.resolve_range(layer)
     except Exception as exc:  # shown to the client, not raised: listings must work

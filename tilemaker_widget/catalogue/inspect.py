@@ -132,26 +132,62 @@ def layer_cmap(layer: Layer) -> str:
     return default_style(map_kind(path, {"EXTNAME": layer.name}), None, None)["cmap"]
 
 
+MAX_PRIMARY_HEADER = 2880 * 1000
+"""Bytes a primary header may take before the file is refused (1000 FITS blocks)."""
+
+
+def check_fits_start(path: str | os.PathLike, shown: str | os.PathLike) -> None:
+    """Refuse a file that does not start like FITS or whose first header has no END.
+
+    Reads at most `MAX_PRIMARY_HEADER` bytes, so a huge file of anything but FITS
+    costs a bounded read, not a scan of the whole file by astropy.
+    """
+    card = 80
+    with open(path, "rb") as f:
+        head = f.read(card)
+        if not head.startswith(b"SIMPLE  ="):
+            raise NotAnImage(f"{shown}: not a readable FITS file (it does not start with SIMPLE =)")
+        read = card
+        while read < MAX_PRIMARY_HEADER:
+            block = f.read(min(2880 * 16, MAX_PRIMARY_HEADER - read))
+            if not block:
+                raise NotAnImage(f"{shown}: not a readable FITS file (its header has no END card)")
+            start = (card - read % card) % card
+            for k in range(start, len(block) - card + 1, card):
+                if block[k : k + 8] == b"END     ":
+                    return
+            read += len(block)
+    raise NotAnImage(f"{shown}: the primary header is longer than {MAX_PRIMARY_HEADER} bytes")
+
+
 def layers_from_fits(
-    path: str | os.PathLike, hdu: int | None = None, *, check_geometry: bool = False
+    path: str | os.PathLike,
+    hdu: int | None = None,
+    *,
+    check_geometry: bool = False,
+    shown_as: str | os.PathLike | None = None,
 ) -> list[Layer]:
     """One `Layer` per 2-D plane of the chosen (or first) image HDU.
 
     A map in a non-equatorial frame raises `UnsupportedGeometry`; with
     ``check_geometry`` so does any map the engine cannot show (e.g. TAN).
+    ``shown_as`` is how error messages name the file (the path the user gave, rather
+    than the resolved one).
     """
     from astropy.io import fits
 
     path = Path(path).expanduser()
+    shown = path if shown_as is None else shown_as
     try:
+        check_fits_start(path, shown)
         with fits.open(path, memmap=True, lazy_load_hdus=True) as hdul:
-            index = image_hdu_index(hdul, hdu, path)
+            index = image_hdu_index(hdul, hdu, shown)
             header = hdul[index].header
             shape = tuple(hdul[index].shape)
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such file") from None
+        raise FileNotFoundError(f"{shown}: no such file") from None
     except OSError as exc:
-        raise NotAnImage(f"{path}: not a readable FITS file ({exc})") from None
+        raise NotAnImage(f"{shown}: not a readable FITS file ({exc})") from None
     _check_geometry(header, shape, path.name, check_geometry)
     units = parse_units(header.get("BUNIT"))
     kind = map_kind(path, header)

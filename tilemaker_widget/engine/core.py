@@ -103,14 +103,18 @@ class Engine:
             **facts,
         }
 
+    def opened_hdu(self, layer: Layer) -> int | None:
+        """The FITS HDU the layer reads (a config may leave it to "the first image")."""
+        return getattr(getattr(self.prepare(layer), "plane", None), "hdu_index", None)
+
     # -- tiles ---------------------------------------------------------------
     def _check(self, prep: LayerSource, z: int, y: int, x: int) -> None:
         if not prep.grid.contains(z, y, x):
-            nx, ny = prep.grid.tiles_at(max(z, 0))
             if not 0 <= z <= prep.grid.native_level:
                 raise TileOutOfRange(
                     f"level {z} is outside 0..{prep.grid.native_level} for this layer"
                 )
+            nx, ny = prep.grid.tiles_at(z)
             raise TileOutOfRange(
                 f"tile x={x}, y={y} is outside level {z} (x 0..{nx - 1}, y 0..{ny - 1})"
             )

@@ -217,8 +217,11 @@ class TileGrid:
         return 2 ** (z + 1), 2**z
 
     def contains(self, z: int, y: int, x: int) -> bool:
+        # The level first: 2 ** (z + 1) for an absurd z would hold the interpreter.
+        if not 0 <= z <= self.native_level:
+            return False
         nx, ny = self.tiles_at(z)
-        return 0 <= z <= self.native_level and 0 <= x < nx and 0 <= y < ny
+        return 0 <= x < nx and 0 <= y < ny
 
 
 def choose_grid(geom: CarGeometry) -> tuple[TileGrid, bool]:

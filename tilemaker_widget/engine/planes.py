@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import threading
 import warnings
 from collections import OrderedDict
@@ -24,14 +25,34 @@ from .errors import LayerForbidden, LayerMissing, LayerUnavailable
 from .geometry import CarGeometry
 
 
+def shown_name(path: str | os.PathLike) -> str:
+    """How messages name a map file: its name, never the folders it lives in.
+
+    Messages reach clients; a server's directory layout is not their business (layer
+    descriptions leave the path out for the same reason).
+    """
+    return os.path.basename(os.fspath(path))
+
+
+def _scrubbed(text: str, path: str | os.PathLike) -> str:
+    """``text`` (a library's message) with ``path``'s folders removed."""
+    for p in {os.fspath(path), os.path.realpath(os.fspath(path))}:
+        text = text.replace(p, shown_name(p))
+    return text
+
+
 def file_identity(path: str | os.PathLike) -> tuple[str, int, int, int]:
     real = os.path.realpath(os.fspath(path))
+    name = shown_name(path)
     try:
         st = os.stat(real)
     except FileNotFoundError:
-        raise LayerMissing(f"{path}: no such file") from None
+        raise LayerMissing(f"{name}: no such file") from None
     except OSError as exc:
-        raise LayerForbidden(f"{path}: cannot be read ({exc.strerror})") from None
+        raise LayerForbidden(f"{name}: cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        # A FIFO would block the opening thread until a writer comes, /dev/zero never ends.
+        raise LayerUnavailable(f"{name}: not a regular file")
     return real, st.st_size, st.st_mtime_ns, st.st_ino
 
 
@@ -107,7 +128,7 @@ def _runs(idx: np.ndarray) -> list[tuple[np.ndarray, int, int]]:
 
 class FitsPlane(Plane):
     def __init__(self, provider: FitsProvider, hdul: Any, identity: tuple) -> None:
-        path = provider.filename
+        path = shown_name(provider.filename)
         hdu_index = image_hdu_index(hdul, provider.hdu, path)
         hdu = hdul[hdu_index]
         header = hdu.header
@@ -131,7 +152,7 @@ class FitsPlane(Plane):
         self.shape = full_shape[-2:]
         self.hdu_index = hdu_index
         self.units = parse_units(header.get("BUNIT"))
-        self._name = f"{os.path.basename(path)}[{hdu_index}]"
+        self._name = f"{path}[{hdu_index}]"
         from astropy.wcs import WCS, FITSFixedWarning
 
         with warnings.catch_warnings():
@@ -278,11 +299,12 @@ class PlanePool:
                     do_not_scale_image_data=True,
                 )
         except FileNotFoundError:
-            raise LayerMissing(f"{path}: no such file") from None
+            raise LayerMissing(f"{shown_name(path)}: no such file") from None
         except PermissionError:
-            raise LayerForbidden(f"{path}: permission denied") from None
+            raise LayerForbidden(f"{shown_name(path)}: permission denied") from None
         except Exception as exc:  # astropy raises OSError, ValueError, VerifyError, …
-            raise LayerUnavailable(f"{path}: not a readable FITS file ({exc})") from None
+            message = _scrubbed(str(exc), path)
+            raise LayerUnavailable(f"{shown_name(path)}: not a readable FITS file ({message})") from None
         with self._lock:
             self._files[path] = _Entry(identity, hdul)
             self._files.move_to_end(path)

@@ -1,0 +1,233 @@
+"""Request parameters, parsed once into small objects every route reuses.
+
+Everything a client sends arrives as text: path segments, query values, a JSON body.
+It is checked here, *before* any arithmetic, so that no request can make the server
+compute with an absurd value (``2 ** z`` for a zoom level with twenty digits holds the
+interpreter for minutes; ``int()`` refuses more than 4300 digits; ``ra=1e308`` turns
+into infinities and NaNs inside the engine). A malformed value raises `BadRequest`
+naming the parameter, which the API answers with a 4xx JSON error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .errors import ApiError
+
+MAX_LEVEL = 30
+"""The deepest zoom level any layer can have (2^30 rows of tiles is far beyond any map)."""
+
+MAX_TEXT = 64
+"""Longest number text accepted: longer ones are refused before they are parsed."""
+
+MAX_BODY = 1 << 20
+MAX_SOURCES = 256
+MAX_PATH = 4096
+
+_INTEGER = re.compile(r"[+-]?\d{1,12}")
+
+
+class BadRequest(ApiError):
+    """A parameter that cannot be used as sent (400, or 404 for tile addresses)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(status, message)
+
+
+def shown(text: str, limit: int = 24) -> str:
+    """A client's text quoted for an error message, shortened when it is long."""
+    return repr(text) if len(text) <= limit else repr(text[:limit] + "…") + f" ({len(text)} characters)"
+
+
+# -- scalars --------------------------------------------------------------------
+def integer(text: str, name: str, lo: int, hi: int, status: int = 400) -> int:
+    """An integer in ``lo..hi``; the text's length is checked before ``int()`` sees it."""
+    text = text.strip()
+    if not _INTEGER.fullmatch(text):
+        if re.fullmatch(r"[+-]?\d+", text):
+            raise BadRequest(f"{name} {shown(text)} is outside {lo}..{hi}", status)
+        raise BadRequest(f"{name} must be an integer, not {shown(text)}")
+    value = int(text)
+    if not lo <= value <= hi:
+        raise BadRequest(f"{name} {value} is outside {lo}..{hi}", status)
+    return value
+
+
+def number(text: str | None, name: str) -> float:
+    """A finite float."""
+    if text is None:
+        raise BadRequest(f"missing parameter {name}")
+    text = text.strip()
+    if len(text) > MAX_TEXT:
+        raise BadRequest(f"{name} must be a number, not {shown(text)}")
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number, not {shown(text)}") from None
+    if not math.isfinite(value):
+        raise BadRequest(f"{name} must be finite")
+    return value
+
+
+def longitude(text: str | None, name: str = "ra") -> float:
+    """A right ascension in degrees, any finite value, reduced to [0, 360).
+
+    Reduction is exact for floats (Python's ``%``) and keeps every later subtraction
+    and division by a pixel scale finite, whatever the client sent.
+    """
+    return number(text, name) % 360.0
+
+
+def latitude(text: str | None, name: str = "dec") -> float:
+    """A declination in degrees within [-90, 90]."""
+    value = number(text, name)
+    if not -90.0 <= value <= 90.0:
+        raise BadRequest(f"{name} must be within [-90, 90], not {value:g}")
+    return value
+
+
+def flag(query: Mapping[str, str], name: str) -> bool:
+    """TileMaker's boolean query flags (``flip=true``, ``log_norm=1`` …)."""
+    return str(query.get(name, "")).strip().lower() in ("1", "true", "yes", "on")
+
+
+def name_text(text: str | None, name: str, limit: int = 128) -> str | None:
+    """A short identifier-like value (colormap, stretch), or None when absent."""
+    if text is None or text == "":
+        return None
+    if len(text) > limit or "\x00" in text:
+        raise BadRequest(f"{name} {shown(text)} is not a valid {name}")
+    return text
+
+
+# -- composite parameters ---------------------------------------------------------
+@dataclass(frozen=True)
+class TileAddress:
+    """A tile's ``z/y/x`` from the URL, within the range any pyramid can have.
+
+    Whether the tile exists in a given layer's (shallower) pyramid is the engine's
+    question; this only guarantees the numbers are small enough to compute with.
+    """
+
+    z: int
+    y: int
+    x: int
+
+    @classmethod
+    def parse(cls, z: str, y: str, x: str) -> TileAddress:
+        zi = integer(z, "level", 0, MAX_LEVEL, status=404)
+        nx, ny = 2 ** (zi + 1), 2**zi  # safe now: zi <= MAX_LEVEL
+        far = 2 ** (MAX_LEVEL + 1)
+        yi = integer(y, "tile y", -far, far, status=404)
+        xi = integer(x, "tile x", -far, far, status=404)
+        if not (0 <= yi < ny and 0 <= xi < nx):
+            raise BadRequest(f"tile x={xi}, y={yi} is outside level {zi} (x 0..{nx - 1}, y 0..{ny - 1})", 404)
+        return cls(zi, yi, xi)
+
+
+@dataclass(frozen=True)
+class ColourQuery:
+    """Colour options of a picture request; ``None`` where the layer's default applies."""
+
+    cmap: str | None
+    vmin: float | None
+    vmax: float | None
+    stretch: str
+    absolute: bool
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str]) -> ColourQuery:
+        # Their range (float32) is checked with the colour map, by RenderOptions.validate.
+        vmin, vmax = (None if query.get(k) is None else number(query[k], k) for k in ("vmin", "vmax"))
+        stretch = name_text(query.get("stretch"), "stretch") or ("log" if flag(query, "log_norm") else "linear")
+        return cls(name_text(query.get("cmap"), "cmap"), vmin, vmax, stretch, flag(query, "abs"))
+
+
+@dataclass(frozen=True)
+class Position:
+    """A sky position from ``ra``/``dec`` query values."""
+
+    ra: float
+    dec: float
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str]) -> Position:
+        return cls(longitude(query.get("ra"), "ra"), latitude(query.get("dec"), "dec"))
+
+
+@dataclass(frozen=True)
+class BoxEdges:
+    """A submap's four edges from the URL (degrees): RA edges reduced, Dec in range."""
+
+    left: float
+    right: float
+    top: float
+    bottom: float
+
+    @classmethod
+    def parse(cls, left: str, right: str, top: str, bottom: str) -> BoxEdges:
+        return cls(
+            longitude(left, "left"), longitude(right, "right"), latitude(top, "top"), latitude(bottom, "bottom")
+        )
+
+    def file_stem(self) -> str:
+        """The edges as a short, safe piece of a download's file name."""
+        return "_".join(f"{v:.6g}" for v in (self.left, self.right, self.top, self.bottom))
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One file a client asks to register."""
+
+    path: str
+    hdu: int | None = None
+    index: int | None = None
+    name: str | None = None
+
+
+def _optional_int(spec: Mapping[str, object], key: str) -> int | None:
+    value = spec.get(key)
+    if value is None:
+        return None
+    # bool is an int in Python; true/false are not HDU numbers.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"{key} must be a non-negative integer or null, not {shown(json.dumps(value))}")
+    if not 0 <= value <= 100_000:
+        raise BadRequest(f"{key} {value} is outside 0..100000")
+    return value
+
+
+def register_sources(body: bytes | None) -> list[SourceSpec]:
+    """The ``sources`` of a register request, each checked."""
+    usage = 'register needs a JSON body {"sources": [{"path": ...}, ...]}'
+    if body is not None and len(body) > MAX_BODY:
+        raise BadRequest(f"the register body is larger than {MAX_BODY // 1024} KiB", 413)
+    try:
+        request = json.loads(body or b"{}")
+    except RecursionError:
+        raise BadRequest(f"{usage} (the JSON is nested too deeply)") from None
+    except (ValueError, TypeError):
+        raise BadRequest(usage) from None
+    sources = request.get("sources") if isinstance(request, dict) else None
+    if not isinstance(sources, list):
+        raise BadRequest(usage)
+    if len(sources) > MAX_SOURCES:
+        raise BadRequest(f"register at most {MAX_SOURCES} sources per request, not {len(sources)}")
+    out = []
+    for spec in sources:
+        if not isinstance(spec, dict) or not isinstance(spec.get("path"), str) or not spec["path"]:
+            raise BadRequest("each source needs a 'path' string")
+        path = spec["path"]
+        if "\x00" in path:
+            raise BadRequest("a path may not contain a NUL character")
+        if len(path) > MAX_PATH:
+            raise BadRequest(f"a path may be at most {MAX_PATH} characters long")
+        name = spec.get("name")
+        if name is not None and not isinstance(name, str):
+            raise BadRequest("a source's 'name' must be a string")
+        out.append(SourceSpec(path, _optional_int(spec, "hdu"), _optional_int(spec, "index"), name))
+    return out
