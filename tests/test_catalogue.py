@@ -286,7 +286,7 @@ def test_iqu_cube_becomes_i_q_u(tmp_path, bunit, units, i_range, qu_range):
     assert m.bands[0].name == "f150"
     layers = m.bands[0].layers
     assert [x.name for x in layers] == ["I", "Q", "U"]
-    assert [x.quantity for x in layers] == ["T (I)", "T (Q)", "T (U)"]
+    assert [x.quantity for x in layers] == ["T (I)", "Q", "U"]
     assert [x.provider.index for x in layers] == [0, 1, 2]
     assert all(x.provider.hdu == 0 for x in layers)
     assert [x.layer_id for x in layers] == [expected_id(path, 0, k) for k in range(3)]

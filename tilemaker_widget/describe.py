@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .catalogue.inspect import layer_cmap
+from .catalogue.inspect import layer_cmap, units_label
 from .catalogue.model import Layer, Place
 
 if TYPE_CHECKING:
@@ -61,4 +61,5 @@ def describe_layer(place: Place, engine: Engine) -> dict[str, Any]:
     except Exception as exc:  # shown to the client, not raised: listings must work
         d["error"] = str(exc)
         d["vmin"], d["vmax"] = fallback_range(layer)
+    d["units_label"] = units_label(d["units"])  # for display: µK, µK⁻² (astropy's unicode)
     return d

@@ -55,6 +55,19 @@ def parse_units(bunit: str | None) -> str | None:
     return unit.to_string()
 
 
+def units_label(units: str | None) -> str | None:
+    """Units for display, in astropy's unicode format (``uK`` → ``µK``, ``1 / uK2`` →
+    ``µK⁻²``, ``Jy / sr`` → ``Jy sr⁻¹``); text astropy cannot parse is shown as is."""
+    if units is None or not str(units).strip():
+        return None
+    from astropy import units as u
+
+    try:
+        return u.Unit(str(units)).to_string("unicode")
+    except (ValueError, TypeError):
+        return str(units)
+
+
 def _temperature_scale(units: str | None) -> float | None:
     """How many of ``units`` make one microkelvin, or None if not a temperature."""
     if not units:
@@ -224,8 +237,8 @@ def plane_components(n_planes: int) -> list[str | None]:
 
 _QUANTITIES = {
     "I": "T (I)",
-    "Q": "T (Q)",
-    "U": "T (U)",
+    "Q": "Q",
+    "U": "U",
     "ivar": "inverse variance",
     "hits": "hit count",
     "mask": "mask",
