@@ -52,6 +52,12 @@ def _pixel_span(box: SkyBox, plane: Plane) -> tuple[int, int, int, int]:
     xb = ((box.ra_b - g.ra0) / g.dra) % period
     d = (xb - xa) % period
     lo, hi = (xa, xa + d) if d <= period / 2 else (xb, xb + (period - d))
+    # lo is in [0, period): a box reaching east of column 0 (x < 0 when CDELT1 < 0)
+    # meets the map one period lower. With a whole number of pixels per turn the
+    # columns are reduced modulo the period later and either choice works; with any
+    # other pixel scale (0.7′) only the representation that overlaps the map does.
+    if _overlap(lo - period, hi - period, g.nx) > _overlap(lo, hi, g.nx):
+        lo, hi = lo - period, hi - period
     ya = (box.dec_a - g.dec0) / g.ddec
     yb = (box.dec_b - g.dec0) / g.ddec
     ylo, yhi = min(ya, yb), max(ya, yb)
@@ -63,6 +69,11 @@ def _pixel_span(box: SkyBox, plane: Plane) -> tuple[int, int, int, int]:
     if j1 < j0 or i1 < i0:
         raise CutoutError("the box holds no pixel centre of this map")
     return j0, j1 - j0 + 1, i0, i1 - i0 + 1
+
+
+def _overlap(lo: float, hi: float, nx: int) -> float:
+    """Length of [lo, hi] inside the map's columns [-0.5, nx - 0.5] (negative: apart)."""
+    return min(hi, nx - 0.5) - max(lo, -0.5)
 
 
 def cut(plane: Plane, box: SkyBox) -> tuple[np.ndarray, Any]:
