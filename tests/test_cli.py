@@ -185,6 +185,8 @@ URL = r"(http://localhost:(\d+)/(\S*)tilemaker/\?token=([0-9a-f]+))"
 def check_serving(cli: Running, port: int, base: str = "") -> dict:
     m = cli.wait_for(URL)
     url, printed_port, printed_base, token = m.groups()
+    # Only the viewer's URL is printed (not Jupyter's own root URL before it).
+    assert [u for u in re.findall(r"https?://\S+", cli.output)] == [url], cli.output
     assert int(printed_port) == port
     assert printed_base == base
     root = f"http://127.0.0.1:{port}/{base}tilemaker/"
@@ -260,7 +262,7 @@ def test_port_in_use_fails_clearly(sample):
     assert r.returncode != 0
     assert time.monotonic() - t0 < 30  # jupyter exits at once, not after a 60 s wait
     assert "did not start" in r.stderr
-    assert "already in use" in r.stderr  # jupyter's own message, shown
+    assert f"port {port} is not available" in r.stderr  # jupyter's own message, shown
     assert f":{port}/" not in r.stdout or "serving at" not in r.stdout
 
 
@@ -281,3 +283,10 @@ def test_dev_removes_its_folder(tmp_path):
         assert port_closed(port)
     finally:
         cli.kill()
+
+
+def test_help_is_plain_text():
+    r = run("--help")
+    assert r.returncode == 0
+    assert "``" not in r.stdout
+    assert "open and serve start a plain jupyter server" in " ".join(r.stdout.split())

@@ -114,3 +114,22 @@ def test_write_sample_files(tmp_path):
         assert data.shape[0] == 3 and data.dtype.kind == "f"
         assert np.isfinite(data).all()
         assert grid_step_ratio(data[0], 8, 1) < 1.05
+
+
+def test_default_folder_is_removed_when_python_ends(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from tilemaker_widget.sample import write_sample\n"
+        "p = write_sample(res_arcmin=8.0, dec_range=(-10.0, 10.0), ra_range=(40.0, 0.0), n_sources=3)\n"
+        "assert p['map'].exists()\n"
+        "print(p['map'].parent)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    folder = r.stdout.strip().splitlines()[-1]
+    assert folder.startswith(str(tmp_path)) and "tmw-sample-" in folder
+    assert not list(tmp_path.glob("tmw-sample-*"))

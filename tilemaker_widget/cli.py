@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -147,6 +148,10 @@ def run_server(config: Path | None, port: int | None, ip: str, token: str | None
         "--ServerApp.port_retries=0",  # a busy port fails, rather than serving elsewhere
         f"--IdentityProvider.token={token}",
         "--ServerApp.jpserver_extensions=tilemaker_widget=True",
+        # Jupyter's own banner prints its root URL (…/?token=…) before ours is ready;
+        # the viewer's URL is the one to open, so keep only warnings and errors
+        # (``--ServerApp.log_level=INFO`` among the extra options brings it back).
+        "--ServerApp.log_level=WARN",
         *extra,
     ]
     if config is not None:
@@ -219,7 +224,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tilemaker-widget", description=__doc__)
+    # The module docstring is reStructuredText; a terminal wants plain text.
+    description = re.sub(r"``([^`]+)``", r"\1", __doc__ or "")
+    parser = argparse.ArgumentParser(prog="tilemaker-widget", description=description)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("genconfig", help="write a TileMaker config for FITS files")

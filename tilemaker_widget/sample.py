@@ -232,8 +232,18 @@ def plant(
             plane[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1] += (a * stamp).astype(np.float32)
 
 
+def _temporary_folder() -> Path:
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="tmw-sample-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def write_sample(
-    folder: str | Path,
+    folder: str | Path | None = None,
     res_arcmin: float = 2.0,
     dec_range: tuple[float, float] = (-40.0, 10.0),
     ra_range: tuple[float, float] = (180.0, -180.0),
@@ -242,10 +252,17 @@ def write_sample(
 ) -> dict[str, Path]:
     """Write an I/Q/U map, an inverse-variance map, a catalogue and a config.
 
+    ``folder`` is where they go; by default a new temporary folder (``tmw-sample-*``),
+    removed when this Python process ends (in a notebook: when the kernel shuts down
+    or restarts), so repeated runs do not fill a shared node's ``/tmp`` (the 2′ default
+    is ~250 MB). Give a folder to keep the files.
+
     Returns the paths: ``map``, ``ivar``, ``catalogue``, ``config``.
     """
     from astropy.io import fits
 
+    if folder is None:
+        folder = _temporary_folder()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     header, shape = car_header(res_arcmin, ra_range, dec_range, n_components=3)
