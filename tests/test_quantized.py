@@ -39,6 +39,23 @@ def test_degenerate_spans_are_usable():
     assert Span.of(float("nan"), 1.0) == Span.of(0.0, 1.0)
 
 
+def test_tile_span_narrows_the_layer_span_to_the_tile():
+    layer = Span.of(-1000.0, 1000.0)
+    v = np.array([[-10.0, 0.0, 10.0, np.nan]], np.float32)
+    s = quantized.tile_span(layer, v)
+    assert s.lo == -10.0 and s.hi == pytest.approx(10 + 20 / 511)
+    codes, _, below, above = quantized.quantize(v, s)
+    assert codes[0, :3].tolist() == [0, 127, 255] and below == above == 0
+    # Values beyond the layer's span stay clipped (and counted) exactly as before.
+    w = np.array([[-2000.0, 0.0, 5.0, 3000.0]], np.float32)
+    s = quantized.tile_span(layer, w)
+    assert s.lo == -1000.0 and s.hi == pytest.approx(1000 + 2000 / 511)
+    assert quantized.quantize(w, s)[2:] == (1, 1)
+    # constant, empty or all-outside tiles keep the layer's span
+    for t in (np.full((2, 2), 3.0), np.full((2, 2), np.nan), np.full((2, 2), 5000.0)):
+        assert quantized.tile_span(layer, t.astype(np.float32)) == layer
+
+
 def test_lossless_round_trip_within_half_a_step(rng):
     v = smooth_noisy(rng, (120, 90))
     v[3:7, 10:20] = np.nan
@@ -106,8 +123,11 @@ def test_engine_q8_uses_the_layers_histogram_span(tmp_path, engine, rng):
     exact = engine.data_tile(layer, z, y, x)
     body = engine.encoded_tile(layer, z, y, x, "q8png")
     out, meta = quantized.decode(body)
-    assert meta["span"].lo == pytest.approx(edges[0], rel=1e-6)
-    assert meta["span"].hi == pytest.approx(edges[-1], rel=1e-5)
+    # The layer's histogram span, narrowed to the tile's own values.
+    lo, hi = max(edges[0], np.nanmin(exact)), min(edges[-1], np.nanmax(exact))
+    assert meta["span"].lo == pytest.approx(lo, rel=1e-6)
+    assert meta["span"].hi == pytest.approx(hi + (hi - lo) / 511, rel=1e-5)
+    assert edges[0] <= meta["span"].lo and meta["span"].hi <= edges[-1] + (hi - lo) / 511 * 1.001
     np.testing.assert_array_equal(np.isnan(out), np.isnan(exact))
     assert np.nanmax(np.abs(out - exact)) <= meta["span"].step / 2 * 1.001 or meta["n_below"] + meta["n_above"]
     # flip mirrors, like the f16 tile.

@@ -122,6 +122,18 @@ def test_traits_are_validated(iqu):
     assert (v.vmin, v.vmax, v.cmap) == (-50.0, 50.0, "RdBu_r")
 
 
+def test_quality_trait(iqu):
+    v = TileViewer(iqu[0])
+    assert v.quality == "auto"
+    assert "quality" in v.keys and v.trait_metadata("quality", "sync")
+    for q in ("exact", "fast", "auto"):
+        v.quality = q
+        assert v.quality == q
+    with pytest.raises(TraitError, match="quality"):
+        v.quality = "best"
+    assert TileViewer(iqu[0], quality="exact").quality == "exact"
+
+
 def test_comm_answers_the_same_api(iqu):
     path, data = iqu
     v = TileViewer(path)

@@ -119,7 +119,8 @@ class TileViewer(anywidget.AnyWidget):
     **state
         Initial values of the synced traits: ``layer`` (id or name), ``cmap``,
         ``vmin``, ``vmax``, ``stretch``, ``center`` ([RA, Dec] in degrees, a
-        ``SkyCoord`` or text), ``zoom``, ``height``, ``ra_left``, ``graticule``.
+        ``SkyCoord`` or text), ``zoom``, ``height``, ``ra_left``, ``graticule``,
+        ``quality``.
 
     Examples
     --------
@@ -145,6 +146,15 @@ class TileViewer(anywidget.AnyWidget):
     height = Int(500, help="Height in pixels (100 to 10000).").tag(sync=True)
     ra_left = Bool(True, help="RA increases to the left (sky convention).").tag(sync=True)
     graticule = Bool(True, help="Draw the RA/Dec grid.").tag(sync=True)
+    quality = traitlets.Enum(
+        ("auto", "exact", "fast"),
+        "auto",
+        help=(
+            "Tile quality: 'auto' sends 8-bit tiles first and exact values when the link is "
+            "idle (exact at once on a fast link); 'exact' only exact values; 'fast' 8-bit "
+            "tiles only (exact ones when the colour range needs them)."
+        ),
+    ).tag(sync=True)
     catalogues = List(Dict(), read_only=True, help="Source catalogues shown (read-only; see add_catalogue).").tag(sync=True)
     boxes = List(Dict(), help="Boxes: id, name, top_left_ra/dec, bottom_right_ra/dec (degrees).").tag(sync=True)
     selected_box = Unicode("", help="Id of the selected box ('' for none).").tag(sync=True)

@@ -9,6 +9,10 @@
  * @property {number} max  maximum finite value (NaN if none)
  * @property {number} finite  number of finite values
  * @property {boolean} flipped  the tile is mirrored (requested with flip=1)
+ * @property {"f16"} kind  (f32 tiles too: values are exact floats)
+ * @property {boolean} preview  decimated stand-in for block means not ready yet (never final)
+ * @property {boolean} exact  true unless a preview
+ * @property {number} bytes  memory held (for the tile cache)
  */
 
 export const HEADER_BYTES = 32;
@@ -100,5 +104,9 @@ export function decodeDataTile(data) {
   } else {
     for (let i = 0; i < n; i++) values[i] = dv.getFloat32(HEADER_BYTES + 4 * i, true) * scale;
   }
-  return { width, height, values, min, max, finite, flipped: (flags & 1) === 1 };
+  const preview = (flags & 2) === 2;
+  return {
+    kind: "f16", width, height, values, min, max, finite,
+    flipped: (flags & 1) === 1, preview, exact: !preview, bytes: values.byteLength,
+  };
 }

@@ -117,6 +117,7 @@ export async function mountPage(el, opts = {}) {
     vmin: typeof first?.vmin === "number" ? first.vmin : null,
     vmax: typeof first?.vmax === "number" ? first.vmax : null,
     stretch: "linear",
+    quality: ["auto", "exact", "fast"].includes(params.get("quality") ?? "") ? params.get("quality") : "auto",
     // null: the viewer frames the first layer
     center: params.has("ra") && params.has("dec") ? [num(params.get("ra"), 180), num(params.get("dec"), 0)] : null,
     zoom: num(params.get("zoom"), 0),

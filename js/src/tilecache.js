@@ -1,7 +1,8 @@
-// A byte-bounded LRU of decoded data tiles, so zooming back or recolouring after a
-// prune does not refetch (each refetch over the comm is a kernel round trip).
+// A byte-bounded LRU of decoded tiles (exact or quantized; previews are never put
+// here), so zooming back or recolouring after a prune does not refetch (each refetch
+// over the comm is a kernel round trip). A key holds the best tile known so far.
 
-/** @typedef {import("./datatile.js").DataTile} DataTile */
+/** @typedef {import("./datatile.js").DataTile | import("./quantized.js").QuantizedTile} DataTile */
 
 export class TileCache {
   /** @param {number} maxBytes */
@@ -32,14 +33,14 @@ export class TileCache {
    */
   set(key, tile) {
     const old = this.map.get(key);
-    if (old) this.bytes -= old.values.byteLength;
+    if (old) this.bytes -= old.bytes;
     this.map.delete(key);
     this.map.set(key, tile);
-    if (tile) this.bytes += tile.values.byteLength;
+    if (tile) this.bytes += tile.bytes;
     for (const [k, v] of this.map) {
       if (this.bytes <= this.maxBytes || k === key) break;
       this.map.delete(k);
-      if (v) this.bytes -= v.values.byteLength;
+      if (v) this.bytes -= v.bytes;
     }
   }
 

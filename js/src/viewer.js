@@ -7,7 +7,9 @@ import { Disposer, h } from "./dom.js";
 import { Graticule } from "./graticule.js";
 import { lngToRa, normRa, raToLng, transformationFor } from "./sky.js";
 import { TileCache } from "./tilecache.js";
-import { createDataTileLayer } from "./tilelayer.js";
+import { createDataTileLayer, QUALITIES } from "./tilelayer.js";
+import { LinkMeter } from "./linkmeter.js";
+import { colourizeCodes } from "./quantized.js";
 import { getJson } from "./transport.js";
 import { createLayerMenu } from "./controls/layermenu.js";
 import { createColormapPicker } from "./controls/colormap.js";
@@ -89,6 +91,8 @@ export class Viewer {
     this.disposer = new Disposer();
     this.events = new EventTarget();
     this.cache = new TileCache();
+    /** tile throughput, for quality "auto" (shared by every layer of this view) */
+    this.meter = new LinkMeter();
     /** @type {Map<string, Promise<Uint8Array>>} */
     this.luts = new Map();
     /** @type {Map<string, Promise<any>>} */
@@ -213,6 +217,7 @@ export class Viewer {
   wireModel() {
     this.listen("change:layer", () => this.showLayer(this.model.get("layer")));
     this.listen("change:cmap", () => this.loadColormap());
+    this.listen("change:quality", () => this.tileLayer?.refresh());
     for (const name of ["vmin", "vmax", "stretch"]) this.listen(`change:${name}`, () => this.scheduleRecolour());
     this.listen("change:center", () => this.applyViewFromModel());
     this.listen("change:zoom", () => this.applyViewFromModel());
@@ -393,6 +398,9 @@ export class Viewer {
       nativeLevel: this.nativeLevel ?? 0,
       raLeft: this.raLeft,
       cache: this.cache,
+      meter: this.meter,
+      quality: () => this.quality(),
+      range: () => ({ vmin: this.model.get("vmin"), vmax: this.model.get("vmax"), stretch: this.model.get("stretch") || "linear" }),
       paint: (canvas, state) => this.paint(canvas, state),
       onError: (err) => {
         const name = this.layerEntry(this.layerId)?.name ?? this.layerId;
@@ -470,7 +478,9 @@ export class Viewer {
       state.image = ctx.createImageData(data.width, data.height);
     }
     const m = this.model;
-    colourize(data.values, this.lut, m.get("vmin"), m.get("vmax"), m.get("stretch") || "linear", state.image.data);
+    const args = /** @type {const} */ ([this.lut, m.get("vmin"), m.get("vmax"), m.get("stretch") || "linear", state.image.data]);
+    if (data.kind === "q8") colourizeCodes(data, ...args);
+    else colourize(data.values, ...args);
     ctx.putImageData(state.image, 0, 0);
   }
 
@@ -490,6 +500,8 @@ export class Viewer {
     if (!this.lut) return;
     const live = this.tileLayer?.liveTiles;
     if (live) for (const [canvas, state] of live) this.paint(canvas, state);
+    // A range past the quantized tiles' span (or too narrow for 8 bits) fetches exact ones.
+    this.tileLayer?.refresh();
     this.emit("recolour");
     this.bumpRenderCount();
   }
@@ -518,6 +530,12 @@ export class Viewer {
       this.lastSave = performance.now();
       this.model.save_changes();
     }, wait);
+  }
+
+  /** The tile quality asked for (`quality` trait; docs/notebook.md). */
+  quality() {
+    const q = this.model.get("quality");
+    return QUALITIES.includes(q) ? q : "auto";
   }
 
   // --- view state ------------------------------------------------------------------

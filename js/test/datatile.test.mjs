@@ -87,3 +87,14 @@ test("rejects bad magic, version, value size and truncated bodies", () => {
   assert.throws(() => decodeDataTile(short), /truncated/);
   assert.throws(() => decodeDataTile(new ArrayBuffer(10)), /too short/);
 });
+
+test("flag bit 1 marks a preview, never exact", () => {
+  const t = decodeDataTile(buildTile({ width: 1, height: 1, flags: 2, values: [ONE] }));
+  assert.equal(t.preview, true);
+  assert.equal(t.exact, false);
+  assert.equal(t.flipped, false);
+  const f = decodeDataTile(buildTile({ width: 1, height: 1, flags: 1, values: [ONE] }));
+  assert.equal(f.preview, false);
+  assert.equal(f.exact, true);
+  assert.equal(f.kind, "f16");
+});

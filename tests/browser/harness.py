@@ -177,7 +177,7 @@ def page(browser) -> Iterator[Any]:
 # -- notebooks ------------------------------------------------------------------
 STATE_TRAITS = [
     "layer", "cmap", "vmin", "vmax", "stretch", "center", "zoom", "_transport", "_error",
-    "_render_count", "boxes", "selected_box", "selected_source",
+    "_render_count", "boxes", "selected_box", "selected_source", "quality",
 ]
 
 PRELUDE = """

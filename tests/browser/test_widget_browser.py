@@ -42,7 +42,7 @@ def test_http_tiles_drawn_with_colormap_and_range(lab, page, two_value_map):
     _wait_drawn(page)
     s = read_state(state, lambda s: s["_transport"] == "http" and s["_render_count"] >= 1, timeout=90)
     assert s["_error"] == ""
-    tiles = [u for u in seen if "/tile.f16" in u]
+    tiles = [u for u in seen if "/tile.f16" in u or "/tile.q8" in u]
     assert tiles and all(u.startswith(f"{lab.url}tilemaker/layers/") for u in tiles)
     low, high = lut("RdBu_r")[0], lut("RdBu_r")[255]
     res = wait_colours(page, [low, high])

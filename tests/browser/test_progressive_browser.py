@@ -1,0 +1,245 @@
+"""Progressive tiles in a real JupyterLab page: quantized first paint, exact refinement,
+the `quality` setting, over HTTP and over the comm (headless chromium)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from harness import lut, open_notebook, read_state, run_code, wait_colours, write_notebook
+
+pytestmark = pytest.mark.browser
+
+VIEW = "cmap='RdBu_r', vmin=-100, vmax=100, zoom=3, center=[30, 0], height=500"
+
+
+@pytest.fixture
+def smooth_map(tmp_path_factory) -> Path:
+    """A 6′ CAR map at RA 0–60, Dec ±20: a smooth ±120 μK field with white noise (15 μK,
+    the benchmark map's ratio), a NaN strip."""
+    import numpy as np
+    from astropy.io import fits
+
+    from tilemaker_widget.sample import car_header
+
+    header, shape = car_header(6.0, ra_range=(60.0, 0.0), dec_range=(-20.0, 20.0))
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    rng = np.random.default_rng(3)
+    data = (120 * np.sin(xx / 40.0) * np.cos(yy / 31.0) + 15 * rng.standard_normal(shape)).astype(np.float32)
+    data[shape[0] // 2 - 5 : shape[0] // 2 + 5] = np.nan
+    path = tmp_path_factory.mktemp("maps") / "smooth.fits"
+    fits.PrimaryHDU(data, header).writeto(path)
+    return path
+
+
+class Traffic:
+    """Tile requests the page makes: HTTP URLs and comm messages (their paths)."""
+
+    def __init__(self, page) -> None:
+        self.http: list[str] = []
+        self.comm: list[str] = []
+        page.on("request", lambda r: self.http.append(r.url) if "/tile." in r.url else None)
+        page.on("websocket", self._ws)
+
+    def _ws(self, ws) -> None:
+        def sent(payload) -> None:
+            text = payload if isinstance(payload, str) else bytes(payload).decode("latin-1")
+            if '"api"' in text and "/tile." in text:
+                start = text.find("layers/")
+                self.comm.append(text[start : text.find('"', start)])
+
+        ws.on("framesent", sent)
+
+    def all(self) -> list[str]:
+        return self.http + self.comm
+
+    def of(self, ext: str) -> list[str]:
+        return [u for u in self.all() if f"/tile.{ext}" in u]
+
+
+def drawn(page) -> dict:
+    return page.evaluate(
+        """() => {
+          const cs = [...document.querySelectorAll('.tmw-host canvas.leaflet-tile')].filter((c) => c.width > 1);
+          return {n: cs.length, quantized: cs.filter((c) => c.classList.contains('tmw-quantized')).length};
+        }"""
+    )
+
+
+def wait_drawn(page, until, timeout: float = 90.0, quiet: float = 1.0) -> dict:
+    """Until drawn tiles satisfy ``until`` and their number held still for ``quiet`` s."""
+    deadline = time.monotonic() + timeout
+    since, last = time.monotonic(), None
+    while True:
+        d = drawn(page)
+        if d != last:
+            since, last = time.monotonic(), d
+        if d["n"] and until(d) and time.monotonic() - since >= quiet:
+            return d
+        if time.monotonic() > deadline:
+            raise AssertionError(f"tiles never reached the state; last {d}")
+        time.sleep(0.1)
+
+
+SNAPSHOT = """() => {
+  window.__snap = new Map();
+  for (const c of document.querySelectorAll('.tmw-host canvas.leaflet-tile')) {
+    if (c.width > 1) window.__snap.set(c, c.getContext('2d').getImageData(0, 0, c.width, c.height).data.slice());
+  }
+  return window.__snap.size;
+}"""
+
+# Mean and 99th percentile of |ΔRGB| between the snapshot and the canvases now (the same
+# canvas elements: refinement repaints in place), and pixels whose transparency differs.
+COMPARE = """() => {
+  const hist = new Uint32Array(256); let n = 0, sum = 0, alpha = 0;
+  for (const [c, a] of window.__snap) {
+    if (!c.isConnected) continue;
+    const b = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 0; i < a.length; i += 4) {
+      if ((a[i + 3] === 0) !== (b[i + 3] === 0)) { alpha++; continue; }
+      if (a[i + 3] === 0) continue;
+      const d = (Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2])) / 3;
+      sum += d; n++; hist[Math.min(255, Math.round(d))]++;
+    }
+  }
+  let acc = 0, p99 = 0;
+  for (let k = 0; k < 256; k++) { acc += hist[k]; if (acc >= 0.99 * n) { p99 = k; break; } }
+  return {n, mean: n ? sum / n : NaN, p99, alpha};
+}"""
+
+
+def tilemaker_webp_error(path: Path, vmin: float = -100, vmax: float = 100, cmap: str = "RdBu_r") -> float:
+    """Mean |ΔRGB| of TileMaker's tiles on this map: the colour image as lossy WebP at
+    Pillow's default quality (what TileMaker's matplotlib ``imsave`` writes)."""
+    import io
+
+    import numpy as np
+    from astropy.io import fits
+    from PIL import Image
+
+    from tilemaker_widget.engine import render
+
+    data = fits.getdata(path).astype(np.float32)
+    idx, bad = render.colour_indices(data, render.RenderOptions(cmap, vmin, vmax))
+    rgb = render.lut(cmap)[:, :3][idx]
+    out = io.BytesIO()
+    Image.fromarray(np.dstack([rgb, np.where(bad, 0, 255).astype(np.uint8)]), "RGBA").save(out, format="WEBP")
+    back = np.asarray(Image.open(io.BytesIO(out.getvalue())).convert("RGB")).astype(np.int16)
+    return float(np.abs(back - rgb.astype(np.int16))[~bad].mean())
+
+
+def first_paint_is_faithful(page, state, traffic: Traffic, path: Path) -> None:
+    """With quality='fast' the view is painted from q8 tiles only; switching to 'exact'
+    refines the same canvases, and the two paintings agree within the 8-bit error."""
+    q = wait_drawn(page, lambda d: d["quantized"] == d["n"])
+    read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
+    assert traffic.of("q8") and not traffic.of("f16"), traffic.all()
+    wait_colours(page, [lut("RdBu_r")[0]], minimum=10)
+    assert page.evaluate(SNAPSHOT) == q["n"]
+    run_code(page, "v.quality = 'exact'")
+    wait_drawn(page, lambda d: d["quantized"] == 0)
+    assert len(traffic.of("f16")) >= q["n"]
+    res = page.evaluate(COMPARE)
+    assert res["n"] > 100_000 and res["alpha"] == 0, res
+    # No further from the exact picture than TileMaker's lossy WebP of the same map.
+    tm = tilemaker_webp_error(path)
+    assert res["mean"] <= tm, (res, tm)
+
+
+def test_http_fast_first_paint_then_exact(lab, page, smooth_map):
+    name, state = write_notebook(lab, f"v = TileViewer({str(smooth_map)!r}, quality='fast', {VIEW})")
+    traffic = Traffic(page)
+    open_notebook(page, lab, name)
+    first_paint_is_faithful(page, state, traffic, smooth_map)
+    assert traffic.http and not traffic.comm
+
+
+def test_comm_fast_first_paint_then_exact(lab_without_extension, page, smooth_map):
+    lab = lab_without_extension
+    name, state = write_notebook(lab, f"v = TileViewer({str(smooth_map)!r}, quality='fast', {VIEW})")
+    traffic = Traffic(page)
+    open_notebook(page, lab, name)
+    first_paint_is_faithful(page, state, traffic, smooth_map)
+    assert traffic.comm and not traffic.http
+    assert read_state(state)["_transport"] == "comm"
+
+
+def recolour_within_span_is_free(page, state, traffic: Traffic) -> None:
+    d = wait_drawn(page, lambda d: d["quantized"] == d["n"])
+    time.sleep(1.0)
+    before = len(traffic.all())
+    for lo, hi in [(-80, 80), (-110, 60), (-40, 100)]:
+        count = read_state(state)["_render_count"]
+        run_code(page, f"v.set_range({lo}, {hi})")
+        read_state(state, lambda s, c=count, lo=lo: s["_render_count"] > c and s["vmin"] == lo)
+    time.sleep(0.5)
+    assert len(traffic.all()) == before, "a range change inside the span must not fetch tiles"
+    # Far narrower than the span: 8 bits are too coarse, the visible tiles get exact values.
+    run_code(page, "v.set_range(-4, 4)")
+    wait_drawn(page, lambda d: d["quantized"] == 0)
+    assert 0 < len(traffic.of("f16")) <= d["n"] + 2
+
+
+def test_http_recolour_within_span_needs_no_request(lab, page, smooth_map):
+    name, state = write_notebook(lab, f"v = TileViewer({str(smooth_map)!r}, quality='fast', {VIEW})")
+    traffic = Traffic(page)
+    open_notebook(page, lab, name)
+    recolour_within_span_is_free(page, state, traffic)
+
+
+def test_comm_recolour_within_span_needs_no_request(lab_without_extension, page, smooth_map):
+    lab = lab_without_extension
+    name, state = write_notebook(lab, f"v = TileViewer({str(smooth_map)!r}, quality='fast', {VIEW})")
+    traffic = Traffic(page)
+    open_notebook(page, lab, name)
+    recolour_within_span_is_free(page, state, traffic)
+
+
+def test_auto_refines_to_exact_when_idle(lab, page, smooth_map):
+    name, state = write_notebook(lab, f"v = TileViewer({str(smooth_map)!r}, {VIEW})")
+    traffic = Traffic(page)
+    open_notebook(page, lab, name)
+    d = wait_drawn(page, lambda d: d["quantized"] == 0)
+    # The first view (link speed not yet known) came quantized, then exact.
+    assert traffic.of("q8"), traffic.all()
+    assert len(traffic.of("f16")) >= d["n"]
+    assert read_state(state)["quality"] == "auto"
+
+
+def test_exact_quality_fetches_exact_tiles_only(lab, page, smooth_map):
+    name, state = write_notebook(lab, f"v = TileViewer({str(smooth_map)!r}, quality='exact', {VIEW})")
+    traffic = Traffic(page)
+    open_notebook(page, lab, name)
+    wait_drawn(page, lambda d: d["quantized"] == 0 and d["n"] >= 1)
+    read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
+    time.sleep(0.5)
+    assert traffic.of("f16") and not traffic.of("q8"), traffic.all()
+    assert not [u for u in traffic.all() if "preview" in u]
+
+
+def test_full_page_quality_from_the_address(lab, page, smooth_map):
+    import urllib.request
+
+    from harness import TOKEN
+
+    req = urllib.request.Request(
+        lab.url + "tilemaker/register",
+        data=json.dumps({"sources": [{"path": str(smooth_map)}]}).encode(),
+        headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        layer = json.loads(r.read())["layers"][0]["layer_id"]
+    traffic = Traffic(page)
+    page.goto(f"{lab.url}tilemaker/view?token={TOKEN}&layer={layer}&ra=30&dec=0&zoom=3&quality=fast")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('canvas.leaflet-tile')].filter(c => c.width > 1 && c.classList.contains('tmw-quantized')).length >= 1",
+        timeout=60_000,
+    )
+    quality = page.evaluate("() => document.getElementById('tilemaker-page').tilemaker.model.get('quality')")
+    assert quality == "fast"
+    time.sleep(0.5)
+    assert traffic.of("q8") and not traffic.of("f16")
