@@ -189,7 +189,8 @@ async def test_quantized_tiles_over_http(jp_fetch, tm_setup):
     r = await get(jp_fetch, *tile("act-I", "q8"))
     lossy, meta = quantized.decode(r.body)
     assert meta["codec"] == "webp"
-    assert np.nanmean(np.abs(lossy - expected)) < 2 * meta["span"].step
+    # white noise, the codec's worst case: ~2.5 codes off on average at quality 85
+    assert np.nanmean(np.abs(lossy - expected)) < 3.5 * meta["span"].step
     # off the map: 204 like the f16 tile; unknown format names the known ones
     r = await get(jp_fetch, *tile("act-I", "q8", ("2", "0", "0")))
     assert r.code == 204 and r.body == b""
