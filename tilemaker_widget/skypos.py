@@ -17,6 +17,12 @@ import numpy as np
 _DECIMAL = re.compile(r"^[+\-]?(\d+\.?\d*|\.\d+)(d|°|deg)?$")
 
 
+def wrap_ra(ra: float) -> float:
+    """RA in [0, 360): ``%`` alone gives 360.0 for tiny negative angles (−1e-20 % 360)."""
+    ra = ra % 360.0
+    return 0.0 if ra >= 360.0 else ra
+
+
 def _parse_text(text: str) -> tuple[float, float]:
     from astropy import units as u
     from astropy.coordinates import SkyCoord
@@ -77,7 +83,7 @@ def sky_position(value: Any) -> tuple[float, float]:
         raise ValueError(f"RA and Dec must be finite numbers, not ({ra:g}, {dec:g})")
     if not -90.0 <= dec <= 90.0:
         raise ValueError(f"Dec must be within [-90, 90], not {dec:g}")
-    return ra % 360.0, dec
+    return wrap_ra(ra), dec
 
 
 def sky_positions(ra: Any, dec: Any = None) -> tuple[np.ndarray, np.ndarray, bool]:

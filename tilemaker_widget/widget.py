@@ -9,6 +9,7 @@ while the kernel is busy.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -380,6 +381,8 @@ class TileViewer(anywidget.AnyWidget):
                 box = {key: float(b[key]) for key in ("top_left_ra", "top_left_dec", "bottom_right_ra", "bottom_right_dec")}
             except (KeyError, TypeError, ValueError):
                 raise TraitError(f"box {k} needs numeric top_left_ra/dec and bottom_right_ra/dec") from None
+            if not all(math.isfinite(box[r]) for r in ("top_left_ra", "bottom_right_ra")):
+                raise TraitError(f"box {k}: RA must be a finite number of degrees")
             if not all(-90 <= box[d] <= 90 for d in ("top_left_dec", "bottom_right_dec")):
                 raise TraitError(f"box {k}: Dec must lie within [-90, 90]")
             box["id"] = str(b.get("id") or b.get("box_id") or "b" + os.urandom(5).hex())
