@@ -21,7 +21,7 @@ import traitlets
 from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, observe, validate
 
 from .api import Api, PathPolicy
-from .catalogue.inputs import build_catalogue
+from .catalogue.inputs import HealpixOptions, build_catalogue
 from .catalogue.model import FitsProvider, Layer, Place
 from .describe import describe_layer
 from .engine import Engine
@@ -111,12 +111,18 @@ class TileViewer(anywidget.AnyWidget):
         FITS path(s) or a glob (``"maps/*.fits"``), a TileMaker config JSON path, an
         astropy HDU or HDUList, ``(array, wcs)`` or ``(array, header)`` (an astropy
         FITS ``Header``), a pixell ``ndmap``, a `Catalogue`, or a list mixing these.
-        A (3, ny, nx) map becomes three layers I, Q, U. A map that cannot be shown
-        (not plain equatorial CAR) raises `UnsupportedGeometry` here.
+        A (3, ny, nx) map becomes three layers I, Q, U. HEALPix FITS files are shown
+        as they are; an in-memory HEALPix map is a numpy array of 12·Nside² values (or
+        (3, 12·Nside²) for I, Q, U) given with ``nside``. A map that cannot be placed
+        on the sky raises `UnsupportedGeometry` here.
     allow_errors
         Show what can be shown of a multi-file input: files that cannot be shown are
         listed with their error (or, in a non-equatorial frame, left out with a
         warning) instead of raising.
+    nside, nest, coord
+        For in-memory HEALPix arrays: the resolution (checked against the array's
+        length), NESTED ordering instead of RING, and the coordinate system (``"C"``
+        equatorial, the default; ``"G"`` galactic; ``"E"`` ecliptic), as healpy names them.
     **state
         Initial values of the synced traits: ``layer`` (id or name), ``cmap``,
         ``vmin``, ``vmax``, ``stretch``, ``center`` ([RA, Dec] in degrees, a
@@ -164,8 +170,18 @@ class TileViewer(anywidget.AnyWidget):
     _error = Unicode("").tag(sync=True)
     _render_count = Int(0).tag(sync=True)
 
-    def __init__(self, maps: Any, *, allow_errors: bool = False, **state: Any) -> None:
-        self.catalogue = build_catalogue(maps, allow_errors=allow_errors)
+    def __init__(
+        self,
+        maps: Any,
+        *,
+        allow_errors: bool = False,
+        nside: int | None = None,
+        nest: bool = False,
+        coord: str | None = None,
+        **state: Any,
+    ) -> None:
+        healpix = HealpixOptions(nside, nest, coord) if nside is not None or nest or coord else None
+        self.catalogue = build_catalogue(maps, allow_errors=allow_errors, healpix=healpix)
         engine, self._executor = _shared()
         self._api = Api(self.catalogue, engine, PathPolicy(enabled=False))
         entries = [self._entry(place) for place in self.catalogue.visible().places()]

@@ -13,6 +13,7 @@ from .model import (
     Box,
     Catalogue,
     FitsProvider,
+    HealpixProvider,
     Layer,
     Map,
     MapGroup,
@@ -41,16 +42,17 @@ def _range_value(value: Any, where: str) -> float | str | None:
 
 
 def _provider(obj: dict[str, Any], base: Path, where: str) -> FitsProvider:
+    """A FITS image plane (``hdu``, ``index``: plane) or a HEALPix column (``index``: field)."""
     kind = obj.get("provider_type", "fits")
-    if kind != "fits":
-        raise ConfigError(f"{where}: provider_type {kind!r} is not supported (only 'fits')")
+    if kind not in ("fits", "healpix"):
+        raise ConfigError(f"{where}: provider_type {kind!r} is not supported ('fits' or 'healpix')")
     filename = Path(os.path.expanduser(str(_req(obj, "filename", where))))
     if not filename.is_absolute():
         filename = base / filename
     hdu = obj.get("hdu")
     index = obj.get("index")
     try:
-        return FitsProvider(
+        return (HealpixProvider if kind == "healpix" else FitsProvider)(
             filename=filename,
             hdu=None if hdu is None else int(hdu),
             index=None if index is None else int(index),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,11 @@ def _header_wcs(header: Any, ndim: int) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
         return WCS(header, naxis=2) if ndim > 2 else WCS(header)
+
+
+def _is_array(obj: Any) -> bool:
+    """A bare numpy array (no WCS: an ndmap carries one, a pair is a tuple)."""
+    return type(obj).__module__ == "numpy" and hasattr(obj, "ndim") and not hasattr(obj, "wcs")
 
 
 def _is_pair(obj: Any) -> bool:
@@ -84,7 +90,50 @@ def _array_group(layers: list[Layer], name: str) -> MapGroup:
     )
 
 
-def build_catalogue(maps: Any, allow_errors: bool = False) -> Catalogue:
+@dataclass(frozen=True)
+class HealpixOptions:
+    """How to read in-memory HEALPix arrays (`TileViewer`'s ``nside``, ``nest``, ``coord``)."""
+
+    nside: int | None = None
+    nest: bool = False
+    coord: str | None = None
+
+
+def _healpix_layers(array: Any, options: HealpixOptions) -> list[Layer]:
+    """Layers of an in-memory HEALPix map: 12·Nside² values, or (k, 12·Nside²) for k maps."""
+    import math
+
+    import numpy as np
+
+    from .model import HealpixArrayProvider
+
+    a = np.asarray(array)
+    if a.ndim not in (1, 2):
+        raise ValueError(f"a HEALPix map is 1-D (or (k, npix) for k maps), not shape {a.shape}")
+    maps = a.reshape(-1, a.shape[-1])
+    npix = maps.shape[-1]
+    nside = round(math.sqrt(npix / 12))
+    if 12 * nside**2 != npix:
+        raise ValueError(f"a HEALPix map has 12·Nside² values; {npix} is not such a number")
+    if options.nside is not None and int(options.nside) != nside:
+        raise ValueError(f"nside={options.nside} needs {12 * int(options.nside) ** 2} values, the map has {npix}")
+    out = []
+    for values, component in zip(maps, plane_components(len(maps)), strict=True):
+        out.append(
+            Layer(
+                layer_id="h" + os.urandom(7).hex(),
+                name=component or "healpix",
+                description=f"in-memory HEALPix map, Nside {nside}, {'NESTED' if options.nest else 'RING'}",
+                provider=HealpixArrayProvider(values, options.nest, options.coord),
+                quantity=plane_quantity(component, "sky"),
+                **default_style("sky", component, None),
+            )
+        )
+    out[0].provider.open_source()  # fail early, clearly (a wrong COORDSYS)
+    return out
+
+
+def build_catalogue(maps: Any, allow_errors: bool = False, healpix: HealpixOptions | None = None) -> Catalogue:
     """A catalogue from anything `TileViewer` accepts (see its docstring).
 
     A FITS file the engine cannot show (a TAN projection, a galactic frame…) raises
@@ -117,6 +166,9 @@ def build_catalogue(maps: Any, allow_errors: bool = False) -> Catalogue:
                 warnings.warn(f"left out: {exc}", stacklevel=3)
                 continue
             cat.add_map_group(file_map_group(layers))
+        elif _is_array(item) and (healpix is not None or getattr(item, "ndim", 0) == 1):
+            layers = _healpix_layers(item, healpix or HealpixOptions())
+            cat.add_map_group(_array_group(layers, "healpix"))
         elif _is_pair(item):
             data, wcs = item
             units = None
@@ -139,8 +191,8 @@ def build_catalogue(maps: Any, allow_errors: bool = False) -> Catalogue:
         else:
             raise TypeError(
                 f"cannot show {type(item).__name__}: give FITS paths or globs, a TileMaker "
-                "config JSON, an astropy HDU/HDUList, (array, WCS), (array, FITS Header) or a "
-                "pixell ndmap"
+                "config JSON, an astropy HDU/HDUList, (array, WCS), (array, FITS Header), a "
+                "pixell ndmap or a HEALPix array (with nside=...)"
             )
     if not len(cat):
         raise ValueError("no maps to show")

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .healpix import healpix_hdu_index, layers_from_healpix
 from .model import Band, Catalogue, FitsProvider, Layer, Map, MapGroup, fits_layer_id
 
 _IMAGE_HDU_NAMES = ("PrimaryHDU", "ImageHDU", "CompImageHDU")
@@ -173,6 +174,14 @@ def check_fits_start(path: str | os.PathLike, shown: str | os.PathLike) -> None:
     raise NotAnImage(f"{shown}: the primary header is longer than {MAX_PRIMARY_HEADER} bytes")
 
 
+def _has_image(hdul: Any) -> bool:
+    try:
+        image_hdu_index(hdul, None)
+    except NotAnImage:
+        return False
+    return True
+
+
 def layers_from_fits(
     path: str | os.PathLike,
     hdu: int | None = None,
@@ -180,7 +189,8 @@ def layers_from_fits(
     check_geometry: bool = False,
     shown_as: str | os.PathLike | None = None,
 ) -> list[Layer]:
-    """One `Layer` per 2-D plane of the chosen (or first) image HDU.
+    """One `Layer` per 2-D plane of the chosen (or first) image HDU, or per column of a
+    HEALPix table (a file without images, or ``hdu`` naming the table).
 
     A map in a non-equatorial frame raises `UnsupportedGeometry`; with
     ``check_geometry`` so does any map the engine cannot show (e.g. TAN).
@@ -194,6 +204,9 @@ def layers_from_fits(
     try:
         check_fits_start(path, shown)
         with fits.open(path, memmap=True, lazy_load_hdus=True) as hdul:
+            healpix = healpix_hdu_index(hdul, hdu)
+            if healpix is not None and (hdu is not None or not _has_image(hdul)):
+                return layers_from_healpix(path, hdul, healpix)
             index = image_hdu_index(hdul, hdu, shown)
             header = hdul[index].header
             shape = tuple(hdul[index].shape)

@@ -57,6 +57,49 @@ class FitsProvider:
         }
 
 
+@dataclass
+class HealpixProvider(FitsProvider):
+    """One column of a HEALPix FITS table (``hdu`` the BINTABLE, ``index`` the 0-based field).
+
+    A FITS file's layer like an image plane's (same fields, same ids), so listings,
+    registration and the widget treat both alike; the engine opens it as a HEALPix map.
+    """
+
+    provider_type: str = "healpix"
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "provider_type": "healpix"}
+
+    def open_source(self) -> Any:
+        """The engine's `HealpixSource` for this column (opened once per file identity)."""
+        from ..engine.healpix import POOL
+
+        return POOL.source(self.filename, self.hdu, 0 if self.index is None else self.index)
+
+
+@dataclass(eq=False)
+class HealpixArrayProvider:
+    """An in-memory full-sky HEALPix map (kernel side only): 12·Nside² values."""
+
+    array: Any
+    nest: bool = False
+    coord: str | None = None
+    units: str | None = None
+    provider_type: str = "healpix-array"
+    token: str = field(default_factory=lambda: os.urandom(8).hex())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"provider_type": self.provider_type, "shape": list(self.array.shape), "nest": self.nest}
+
+    def open_source(self) -> Any:
+        src = self.__dict__.get("_source")
+        if src is None:
+            from ..engine.healpix import array_source
+
+            src = self.__dict__["_source"] = array_source(self.array, self.nest, self.coord, self.units, self.token)
+        return src
+
+
 @dataclass(eq=False)
 class ArrayProvider:
     """An in-memory 2-D array with its celestial WCS (kernel side only)."""
@@ -75,7 +118,7 @@ class ArrayProvider:
 class Layer:
     layer_id: str
     name: str
-    provider: FitsProvider | ArrayProvider
+    provider: FitsProvider | ArrayProvider | HealpixArrayProvider
     description: str | None = None
     quantity: str | None = None
     units: str | None = None

@@ -134,12 +134,7 @@ def sky_oriented(data: np.ndarray, plane: Plane) -> np.ndarray:
 
 def aperture(plane: Plane, ra: float, dec: float, radius_arcmin: float) -> dict[str, Any]:
     """Statistics of the finite pixels whose centres lie within the radius."""
-    if not math.isfinite(radius_arcmin) or radius_arcmin <= 0:
-        raise CutoutError(f"radius must be a positive number of arcmin, not {radius_arcmin:g}")
-    if radius_arcmin > MAX_APERTURE_ARCMIN:
-        raise CutoutError(f"radius must be at most {MAX_APERTURE_ARCMIN:g} arcmin")
-    if not -90 <= dec <= 90:
-        raise CutoutError("dec must lie within [-90, 90]")
+    check_aperture(dec, radius_arcmin)
     r = radius_arcmin / 60.0
     dra = min(180.0, r / max(math.cos(math.radians(min(89.9, abs(dec) + r))), 1e-3))
     box = SkyBox(ra - dra, ra + dra, max(-90.0, dec - r), min(90.0, dec + r))
@@ -161,6 +156,21 @@ def aperture(plane: Plane, ra: float, dec: float, radius_arcmin: float) -> dict[
         values = data[inside & np.isfinite(data)]
     else:
         values = np.zeros(0, np.float32)
+    return aperture_stats(values, ra, dec, radius_arcmin)
+
+
+def check_aperture(dec: float, radius_arcmin: float) -> None:
+    """Refuse an aperture no layer can answer (the same rule for every kind of layer)."""
+    if not math.isfinite(radius_arcmin) or radius_arcmin <= 0:
+        raise CutoutError(f"radius must be a positive number of arcmin, not {radius_arcmin:g}")
+    if radius_arcmin > MAX_APERTURE_ARCMIN:
+        raise CutoutError(f"radius must be at most {MAX_APERTURE_ARCMIN:g} arcmin")
+    if not -90 <= dec <= 90:
+        raise CutoutError("dec must lie within [-90, 90]")
+
+
+def aperture_stats(values: np.ndarray, ra: float, dec: float, radius_arcmin: float) -> dict[str, Any]:
+    """The aperture route's answer for the finite values inside the circle."""
     stats: dict[str, Any] = {"ra": ra % 360.0, "dec": dec, "radius": radius_arcmin, "n_pixels": int(values.size)}
     if values.size:
         stats.update(

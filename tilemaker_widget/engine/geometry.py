@@ -247,9 +247,19 @@ def choose_grid(geom: CarGeometry) -> tuple[TileGrid, bool]:
             level = round(math.log2(n_rows // tile))
             if tile * 2**level == n_rows and tile <= 1024:
                 return TileGrid(tile, level), True
+    return grid_for_resolution(res), False
+
+
+def grid_for_resolution(res: float) -> TileGrid:
+    """The coarsest grid whose pixels are at most ``res`` degrees, tiles of 256–512 pixels.
+
+    The grid of every layer whose own pixels are not the grid's (a resampled CAR map,
+    a HEALPix map, an image in another projection).
+    """
+    rows = 180.0 / res
     level = max(0, math.ceil(math.log2(rows / 512.0)))
     tile = max(1, math.ceil(rows / 2**level))
-    return TileGrid(tile, level), False
+    return TileGrid(tile, level)
 
 
 @dataclass(frozen=True)

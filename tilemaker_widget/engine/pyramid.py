@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import GridMapping
+from .geometry import GridMapping, TileGrid
 from .planes import Plane
 
 STRIP_BYTES = 48 * 2**20
@@ -136,7 +136,11 @@ class Overview:
 
 def overview_level(mapping: GridMapping) -> int | None:
     """The level the overview is built at, or None when direct reads are as cheap."""
-    grid = mapping.grid
+    return overview_level_of(mapping.grid)
+
+
+def overview_level_of(grid: TileGrid) -> int | None:
+    """The deepest level below the native one whose whole sky fits `OVERVIEW_MAX_PIXELS`."""
     level = None
     for z in range(grid.native_level):
         nx, ny = grid.tiles_at(z)
