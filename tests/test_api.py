@@ -217,3 +217,24 @@ def test_a_bug_is_raised_to_the_transport(api, monkeypatch):
     monkeypatch.setattr(api.engine, "pixel", lambda *a: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         api.handle("GET", "layers/act-I/pixel", {"ra": "1", "dec": "1"})
+
+
+def test_search_cuts_the_visible_menu(api):
+    def search(q, grants=None):
+        d = ok(api, "search", {"q": q}, grants=grants)
+        return d["filtered_layer_menu"], d["matched_ids"]
+
+    menu, matched = search("F090")  # a band: kept whole, with all its layers
+    assert matched == ["act-f090"]
+    band = menu[0]["maps"][0]["bands"][0]
+    assert [x["layer_id"] for x in band["layers"]] == ["act-I", "act-Q", "act-ivar", "secret"]
+    menu, matched = search("q pol")  # a layer: only it, under its band, map and group
+    assert matched == ["act-Q"]
+    assert menu == [{"map_group_id": "act", "name": "ACT DR6", "description": "Atacama Cosmology Telescope", "maps": [
+        {"map_id": "act-deep", "name": "Deep field", "description": "", "bands": [
+            {"band_id": "act-f090", "name": "f090", "description": "", "layers": [
+                {"layer_id": "act-Q", "name": "Q pol", "description": None}]}]}]}]
+    assert search("act")[1] == ["act"]  # the group matches: nothing below is listed again
+    assert search("secret", NOBODY) == ([], [])
+    assert search("secret", COLLAB)[1] == ["secret"]
+    assert search("zzz") == ([], [])

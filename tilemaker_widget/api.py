@@ -184,33 +184,7 @@ class Api:
         q = query.get("q", "").strip().lower()
         if not q:
             raise ApiError(400, "search needs a non-empty q parameter")
-        matched: list[str] = []
-        menu = []
-        for g in self.catalogue.visible(grants).menu():
-            if q in g["name"].lower():
-                matched.append(g["map_group_id"])
-                menu.append(g)
-                continue
-            maps = []
-            for m in g["maps"]:
-                if q in m["name"].lower():
-                    matched.append(m["map_id"])
-                    maps.append(m)
-                    continue
-                bands = []
-                for b in m["bands"]:
-                    if q in b["name"].lower():
-                        matched.append(b["band_id"])
-                        bands.append(b)
-                        continue
-                    layers = [x for x in b["layers"] if q in x["name"].lower()]
-                    matched.extend(x["layer_id"] for x in layers)
-                    if layers:
-                        bands.append({**b, "layers": layers})
-                if bands:
-                    maps.append({**m, "bands": bands})
-            if maps:
-                menu.append({**g, "maps": maps})
+        menu, matched = self.catalogue.visible(grants).search(q)
         return Response.json({"filtered_layer_menu": menu, "matched_ids": matched})
 
     def default_layer(self, grants: Grants, **_: Any) -> Response:

@@ -263,6 +263,29 @@ class CatalogueView:
         """The whole visible tree as TileMaker's layer menu."""
         return [g.to_json(Layer.summary) for g in self.map_groups]
 
+    def search(self, text: str) -> tuple[list[dict[str, Any]], list[str]]:
+        """TileMaker's search: the menu cut to what matches ``text`` (case-insensitive
+        substring of a name), and the ids matched. A matching node keeps its subtree."""
+        matched: list[str] = []
+        menu = [d for g in self.map_groups if (d := _matching(g, text.lower(), matched))]
+        return menu, matched
+
+
+def _matching(node: _Node, q: str, matched: list[str]) -> dict[str, Any] | None:
+    if q in node.name.lower():
+        matched.append(node.node_id)
+        return node.to_json(Layer.summary)
+    kept = []
+    for child in node.children:
+        if isinstance(child, _Node):
+            d = _matching(child, q, matched)
+            if d is not None:
+                kept.append(d)
+        elif q in child.name.lower():
+            matched.append(child.layer_id)
+            kept.append(child.summary())
+    return {**node.to_json(), node.CHILDREN: kept} if kept else None
+
 
 @dataclass
 class Source:
