@@ -36,4 +36,12 @@ npm --prefix js run build --silent
 echo "setup: installing tilemaker-widget (editable) with test extras"
 SKIP_JUPYTER_BUILDER=1 .venv/bin/python -m pip install -q -e ".[test,docs]"
 .venv/bin/python -m pip install -q --no-deps tilemaker==3.1.0  # its viewer, served at tilemaker/tm/ (tests)
+if [ ! -x benchmarks/out/tm-venv/bin/tilemaker ]; then
+    # TileMaker itself with all its dependencies, apart from ours: the compatibility
+    # tests (tests/test_derived_combination.py) and benchmarks/bench_tiles.py run it.
+    echo "setup: TileMaker 3.1 in its own venv (benchmarks/out/tm-venv)"
+    mkdir -p benchmarks/out
+    "$PY" -m venv benchmarks/out/tm-venv
+    benchmarks/out/tm-venv/bin/python -m pip install -q tilemaker==3.1.0
+fi
 echo "setup: done"

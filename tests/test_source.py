@@ -86,7 +86,7 @@ class FunctionProvider:
     def __init__(self) -> None:
         self.source = FunctionSource()
 
-    def open_source(self):
+    def open_source(self, engine):
         return self.source
 
     def to_json(self):

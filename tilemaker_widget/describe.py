@@ -27,6 +27,15 @@ def fallback_range(layer: Layer) -> tuple[float, float]:
     return FALLBACK_RANGE
 
 
+def _without_paths(obj: Any) -> Any:
+    """A provider's description with every ``filename`` left out (derived ones nest them)."""
+    if isinstance(obj, dict):
+        return {k: _without_paths(v) for k, v in obj.items() if k != "filename"}
+    if isinstance(obj, list):
+        return [_without_paths(v) for v in obj]
+    return obj
+
+
 def describe_layer(place: Place, engine: Engine) -> dict[str, Any]:
     """The layer at ``place`` as every client sees it; ``error`` says why it cannot be read."""
     layer = place.layer
@@ -47,7 +56,7 @@ def describe_layer(place: Place, engine: Engine) -> dict[str, Any]:
         "grant": layer.grant,
         # Which plane, never where the file lives: paths are not the client's business
         # (and a public server must not reveal its file system).
-        "provider": {k: v for k, v in layer.provider.to_json().items() if k != "filename"},
+        "provider": _without_paths(layer.provider.to_json()),
         "shape": None,
     }
     try:

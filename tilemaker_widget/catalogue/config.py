@@ -41,11 +41,16 @@ def _range_value(value: Any, where: str) -> float | str | None:
         raise ConfigError(f"{where}: vmin/vmax must be a number or 'auto', not {value!r}") from None
 
 
-def _provider(obj: dict[str, Any], base: Path, where: str) -> FitsProvider:
-    """A FITS image plane (``hdu``, ``index``: plane) or a HEALPix column (``index``: field)."""
+def _provider(obj: dict[str, Any], base: Path, where: str) -> Any:
+    """A FITS image plane (``hdu``, ``index``: plane), a HEALPix column (``index``: field),
+    or a derived layer's provider (catalogue/derived.py)."""
+    if not isinstance(obj, dict):
+        raise ConfigError(f"{where}: a provider must be an object")
     kind = obj.get("provider_type", "fits")
     if kind not in ("fits", "healpix"):
-        raise ConfigError(f"{where}: provider_type {kind!r} is not supported ('fits' or 'healpix')")
+        from .derived import parse_provider
+
+        return parse_provider(obj, lambda p, w: _provider(p, base, w), where)
     filename = Path(os.path.expanduser(str(_req(obj, "filename", where))))
     if not filename.is_absolute():
         filename = base / filename
@@ -170,7 +175,14 @@ def catalogue_from_dict(data: dict[str, Any], base: Path) -> Catalogue:
             raise
         except (TypeError, ValueError):
             raise ConfigError(f"{bw}: box corners must be numbers") from None
-    return Catalogue(groups, source_groups, boxes)
+    catalogue = Catalogue(groups, source_groups, boxes)
+    from .derived import resolve_expressions
+
+    try:
+        resolve_expressions(catalogue)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return catalogue
 
 
 def load_config(path: str | os.PathLike) -> Catalogue:

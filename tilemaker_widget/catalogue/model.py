@@ -70,7 +70,7 @@ class HealpixProvider(FitsProvider):
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "provider_type": "healpix"}
 
-    def open_source(self) -> Any:
+    def open_source(self, engine: Any = None) -> Any:
         """The engine's `HealpixSource` for this column (opened once per file identity)."""
         from ..engine.healpix import POOL
 
@@ -91,7 +91,7 @@ class HealpixArrayProvider:
     def to_json(self) -> dict[str, Any]:
         return {"provider_type": self.provider_type, "shape": list(self.array.shape), "nest": self.nest}
 
-    def open_source(self) -> Any:
+    def open_source(self, engine: Any = None) -> Any:
         src = self.__dict__.get("_source")
         if src is None:
             from ..engine.healpix import array_source
@@ -118,7 +118,9 @@ class ArrayProvider:
 class Layer:
     layer_id: str
     name: str
-    provider: FitsProvider | ArrayProvider | HealpixArrayProvider
+    provider: Any
+    """`FitsProvider`, `ArrayProvider`, `HealpixArrayProvider`, or a derived layer's
+    (catalogue/derived.py)."""
     description: str | None = None
     quantity: str | None = None
     units: str | None = None
@@ -130,6 +132,13 @@ class Layer:
     map_group_id: str = ""
     map_id: str = ""
     band_id: str = ""
+    # A derived layer's inputs' grants (and those of the nodes above them): a user
+    # must hold all of them too, or the derived layer would show what they may not see.
+    requires: tuple[str, ...] = ()
+
+    def visible_to(self, grants: Grants) -> bool:
+        """Whether its own grant and its inputs' grants allow these grants (not the nodes above)."""
+        return allowed(self.grant, grants) and all(allowed(g, grants) for g in self.requires)
 
     def summary(self) -> dict[str, Any]:
         return {"layer_id": self.layer_id, "name": self.name, "description": self.description}
@@ -175,7 +184,7 @@ class _Node:
         kept = [
             c.pruned(grants) if isinstance(c, _Node) else c
             for c in self.children
-            if allowed(c.grant, grants)
+            if (allowed(c.grant, grants) if isinstance(c, _Node) else c.visible_to(grants))
         ]
         return dataclasses.replace(self, **{self.CHILDREN: kept})
 
@@ -222,8 +231,8 @@ class Place(NamedTuple):
     layer: Layer
 
     def allows(self, grants: Grants) -> bool:
-        """Whether the layer and every node above it allow these grants."""
-        return all(allowed(node.grant, grants) for node in self)
+        """Whether the layer (with its inputs) and every node above it allow these grants."""
+        return all(allowed(node.grant, grants) for node in self[:3]) and self.layer.visible_to(grants)
 
 
 class CatalogueView:

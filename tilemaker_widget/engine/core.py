@@ -63,15 +63,20 @@ class Engine:
 
     # -- opening -------------------------------------------------------------
     def prepare(self, layer: Layer) -> LayerSource:
-        """The layer's source of values (opened once per file identity).
+        """The layer's source of values (opened once per file identity)."""
+        return self.open(layer.provider)
 
-        A provider with an ``open_source()`` method gives its own `LayerSource` (how a
-        new kind of layer plugs in); FITS planes and in-memory arrays are `CarSource`.
+    def open(self, provider: Any) -> LayerSource:
+        """The source of values of a layer's provider.
+
+        A provider with an ``open_source(engine)`` method gives its own `LayerSource`
+        (how a new kind of layer plugs in; a derived layer opens its inputs through the
+        engine it is given); FITS planes and in-memory arrays are `CarSource`.
         """
-        opener = getattr(layer.provider, "open_source", None)
+        opener = getattr(provider, "open_source", None)
         if opener is not None:
-            return opener()
-        plane = self.pool.plane(layer.provider)
+            return opener(self)
+        plane = self.pool.plane(provider)
         with self._lock:
             src = self._sources.get(plane.identity)
         if src is None:
@@ -80,6 +85,18 @@ class Engine:
                 if len(self._sources) > 4096:
                     self._sources.clear()
                 self._sources[plane.identity] = src
+        return src
+
+    def derived_source(self, key: tuple, build: Any) -> LayerSource:
+        """The derived source ``build()`` makes, made once per ``key`` (its inputs' identities)."""
+        with self._lock:
+            src = self._sources.get(key)
+        if src is None:
+            src = build()
+            with self._lock:
+                if len(self._sources) > 4096:
+                    self._sources.clear()
+                self._sources[key] = src
         return src
 
     def units(self, layer: Layer) -> str | None:
@@ -124,6 +141,10 @@ class Engine:
         prep = self.prepare(layer)
         self._check(prep, z, y, x)
         return self._tile(prep, z, y, x)
+
+    def source_tile(self, src: LayerSource, z: int, y: int, x: int) -> np.ndarray | None:
+        """A source's tile through the engine's cache (a derived layer's inputs' tiles)."""
+        return self._tile(src, z, y, x)
 
     def _tile(self, prep: LayerSource, z: int, y: int, x: int) -> np.ndarray | None:
         key = cache_key("tile", prep, z, y, x)

@@ -64,6 +64,8 @@ class Plane:
     geometry: CarGeometry
     units: str | None
     wcs: Any
+    header: Any = None
+    """The FITS header the plane comes from (None for an array): keywords such as POLCCONV."""
 
     def read(self, rows: slice, cols: slice) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
@@ -152,6 +154,7 @@ class FitsPlane(Plane):
         self.shape = full_shape[-2:]
         self.hdu_index = hdu_index
         self.units = parse_units(header.get("BUNIT"))
+        self.header = header
         self._name = f"{path}[{hdu_index}]"
         from astropy.wcs import WCS, FITSFixedWarning
 

@@ -1,0 +1,412 @@
+"""Providers of derived layers: TileMaker's ``fits_combination``, band math, polarization.
+
+Pure data, like the FITS provider; each opens its `LayerSource` through the engine it
+is given (``open_source(engine)``), from its inputs' sources (engine/derived.py).
+
+Configuration (an extension of TileMaker's provider schema, docs/configuration.md):
+
+- ``{"provider_type": "fits_combination", "providers": [{fits}, ...], "function": "/"}``,
+  TileMaker 3.1's, same meaning;
+- ``{"provider_type": "expression", "expression": "a - b", "inputs": {"a": "<layer_id>",
+  "b": "<layer_id>"}}``: band math over other layers of the configuration (without
+  ``inputs``, the expression's names are layer ids);
+- ``{"provider_type": "polarization", "quantity": "P" | "P/I" | "angle", "Q": {fits},
+  "U": {fits}, "I": {fits} (for P/I), "convention": "IAU" | "COSMO"}`` (optional:
+  else the U map's ``POLCCONV``, else IAU).
+
+An expression layer's visibility includes its inputs': a user lacking the grant of any
+input's layer (or of a node above it) does not see the derived layer (`Layer.requires`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .model import ArrayProvider, Catalogue, FitsProvider, Layer
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+    from ..engine.source import LayerSource
+
+PlaneProvider = FitsProvider | ArrayProvider
+
+POL_QUANTITIES = ("P", "P/I", "angle")
+CONVENTIONS = ("IAU", "COSMO")
+ASSUMED_CONVENTION = "IAU"
+"""The convention of a map without ``POLCCONV`` (ACT DR6 and SO maps are IAU)."""
+
+
+def _input_source(engine: Engine, provider: Any, what: str) -> LayerSource:
+    from ..engine.errors import LayerUnavailable
+
+    src = engine.open(provider)
+    if getattr(src, "plane", None) is None:
+        raise LayerUnavailable(f"{what}: inputs of a derived layer must be pixel maps")
+    return src
+
+
+@dataclass(eq=False)
+class CombinationProvider:
+    """TileMaker 3.1's ``fits_combination``: FITS planes combined in order by one function."""
+
+    providers: list[FitsProvider]
+    function: str = "/"
+    provider_type: str = "fits_combination"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "provider_type": "fits_combination",
+            "providers": [p.to_json() for p in self.providers],
+            "function": self.function,
+        }
+
+    def open_source(self, engine: Engine) -> LayerSource:
+        from ..engine.derived import FunctionPlane, fold
+        from ..engine.errors import LayerUnavailable
+        from ..engine.expression import ExpressionError, compile_expression
+        from ..engine.source import CarSource
+
+        what = f"fits_combination '{self.function}'"
+        sources = [_input_source(engine, p, what) for p in self.providers]
+        units = [s.units for s in sources]
+        known = sorted({x for x in units if x})
+        if self.function not in ("*", "/") and len(known) > 1:
+            raise LayerUnavailable(
+                f"{what}: the inputs have different units ({', '.join(known)}); "
+                f"'{self.function}' needs maps in one unit"
+            )
+        names = [f"a{k}" for k in range(len(sources))]
+        try:
+            unit = compile_expression(_fold_text(self.function, names), dict(zip(names, units, strict=True))).unit_string
+        except ExpressionError as exc:
+            raise LayerUnavailable(f"{what}: {exc}") from None
+        key = ("fits_combination", self.function, *(s.key for s in sources))
+
+        def build() -> LayerSource:
+            plane = FunctionPlane(fold(self.function), [s.plane for s in sources], key, unit, what)
+            return CarSource(plane)
+
+        return engine.derived_source(key, build)
+
+
+def _fold_text(function: str, names: list[str]) -> str:
+    """The combination as an expression (for its units): TileMaker's left fold."""
+    out = names[0]
+    for n in names[1:]:
+        if function in ("max", "min"):
+            out = f"{function}({out}, {n})"
+        elif function == "mean":
+            out = f"(({out}) + {n}) / 2"
+        else:
+            out = f"({out}) {function} {n}"
+    return out
+
+
+@dataclass(eq=False)
+class ExpressionProvider:
+    """Band math: an expression of other layers (engine/expression.py says what it may hold)."""
+
+    expression: str
+    inputs: dict[str, str]
+    """Name in the expression → layer id."""
+    provider_type: str = "expression"
+    resolved: dict[str, Layer] = field(default_factory=dict, repr=False)
+    """The input layers, filled by `resolve_expressions` (or `expression_layer`)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"provider_type": "expression", "expression": self.expression, "inputs": dict(self.inputs)}
+
+    def open_source(self, engine: Engine) -> LayerSource:
+        from ..engine.derived import FunctionPlane
+        from ..engine.errors import LayerUnavailable
+        from ..engine.expression import ExpressionError, compile_expression
+        from ..engine.source import CarSource
+
+        if set(self.resolved) != set(self.inputs):
+            raise LayerUnavailable(f"expression {self.expression!r}: its inputs are not resolved")
+        what = f"expression {self.expression!r}"
+        sources = {n: _input_source(engine, layer.provider, what) for n, layer in self.resolved.items()}
+        units = {n: engine.units(layer) for n, layer in self.resolved.items()}
+        try:
+            compiled = compile_expression(self.expression, units)
+        except ExpressionError as exc:
+            raise LayerUnavailable(f"{what}: {exc}") from None
+        names = compiled.names or tuple(self.inputs)[:1]
+        if not names:
+            raise LayerUnavailable(f"{what}: an expression needs at least one input layer")
+        key = (
+            "expression",
+            compiled.text,
+            *(f"{n}={sources[n].key}={units[n]}" for n in names),
+        )
+
+        def run(values: Any) -> Any:
+            return compiled(dict(zip(names, values, strict=True)))
+
+        def build() -> LayerSource:
+            plane = FunctionPlane(run, [sources[n].plane for n in names], key, compiled.unit_string, what)
+            return CarSource(plane)
+
+        return engine.derived_source(key, build)
+
+
+@dataclass(eq=False)
+class PolarizationProvider:
+    """Polarized intensity ``P``, fraction ``P/I`` or angle ``ψ`` from Q/U (and I) planes.
+
+    The angle is in degrees east of north (the IAU convention), in (−90°, 90°]:
+    ``ψ = ½ atan2(U, Q)`` for IAU maps, ``½ atan2(−U, Q)`` for COSMO maps (HEALPix's, U
+    of the opposite sign). Below the native level every quantity is computed from the
+    block means of Q, U and I, not averaged itself.
+    """
+
+    quantity: str
+    q: PlaneProvider
+    u: PlaneProvider
+    i: PlaneProvider | None = None
+    convention: str | None = None
+    """``IAU``/``COSMO`` as configured; None: the U map's ``POLCCONV``, else IAU."""
+    provider_type: str = "polarization"
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "provider_type": "polarization",
+            "quantity": self.quantity,
+            "Q": self.q.to_json(),
+            "U": self.u.to_json(),
+        }
+        if self.i is not None:
+            d["I"] = self.i.to_json()
+        if self.convention is not None:
+            d["convention"] = self.convention
+        return d
+
+    def open_source(self, engine: Engine) -> LayerSource:
+        from ..engine.derived import ComponentSource, FunctionPlane
+        from ..engine.errors import LayerUnavailable
+
+        what = f"polarization {self.quantity}"
+        q = _input_source(engine, self.q, what)
+        u = _input_source(engine, self.u, what)
+        inputs = [q, u]
+        if self.quantity == "P/I":
+            if self.i is None:
+                raise LayerUnavailable(f"{what}: needs an I map")
+            inputs.append(_input_source(engine, self.i, what))
+        convention, origin = self._convention(u)
+        fn = polarization_function(self.quantity, convention)
+        units = {"P": q.units, "P/I": None, "angle": "deg"}[self.quantity]
+        key = ("polarization", self.quantity, convention, *(s.key for s in inputs))
+        facts = {
+            "polarization": {
+                "quantity": self.quantity,
+                "convention": convention,
+                "convention_from": origin,
+                **({"angle": "degrees east of north (IAU), -90..90"} if self.quantity == "angle" else {}),
+            }
+        }
+
+        def build() -> LayerSource:
+            plane = FunctionPlane(fn, [s.plane for s in inputs], key, units, what)
+            return ComponentSource(plane, engine, inputs, fn, facts)
+
+        return engine.derived_source(key, build)
+
+    def _convention(self, u_source: Any) -> tuple[str, str]:
+        from ..engine.errors import LayerUnavailable
+
+        if self.convention is not None:
+            return self.convention, "config"
+        header = getattr(u_source.plane, "header", None)
+        value = header.get("POLCCONV") if header is not None else None
+        if value is None or not str(value).strip():
+            return ASSUMED_CONVENTION, "assumed"
+        text = str(value).strip().upper()
+        if text not in CONVENTIONS:
+            raise LayerUnavailable(f"POLCCONV {value!r} is neither IAU nor COSMO")
+        return text, "POLCCONV"
+
+
+def polarization_function(quantity: str, convention: str) -> Any:
+    """The function of (Q, U) or (Q, U, I) values giving ``quantity``."""
+    import numpy as np
+
+    sign = np.float32(1.0 if convention == "IAU" else -1.0)
+    if quantity == "P":
+        return lambda v: np.hypot(v[0], v[1])
+    if quantity == "P/I":
+        return lambda v: np.hypot(v[0], v[1]) / v[2]
+    if quantity == "angle":
+        return lambda v: np.float32(0.5) * np.degrees(np.arctan2(sign * v[1], v[0]))
+    raise ValueError(f"unknown polarization quantity {quantity!r}")
+
+
+def convention_from_header(header: Any) -> str | None:
+    """``IAU``/``COSMO`` from a header's ``POLCCONV``, or None when absent or unreadable."""
+    value = header.get("POLCCONV") if header is not None else None
+    text = str(value).strip().upper() if value is not None else ""
+    return text if text in CONVENTIONS else None
+
+
+# -- layers made for an I/Q/U map ------------------------------------------------
+POL_NAMES = {"P": "P", "P/I": "P/I", "angle": "ψ"}
+_POL_QUANTITY_TEXT = {"P": "polarized intensity", "P/I": "polarization fraction", "angle": "polarization angle"}
+
+
+def polarization_layers(
+    i: Layer, q: Layer, u: Layer, id_key: str, convention: str | None, description: str
+) -> list[Layer]:
+    """P, P/I and ψ layers next to a map's I, Q, U layers.
+
+    ``id_key`` makes deterministic ids (the kernel and the server must agree);
+    ``convention`` is what the map says (None: assumed IAU, and the description says so).
+    """
+    from .inspect import _temperature_scale
+
+    scale = _temperature_scale(q.units)
+    p_max = 50.0 * scale if scale is not None else "auto"
+    conv_text = convention or f"{ASSUMED_CONVENTION} assumed (no POLCCONV)"
+    styles = {
+        "P": {"vmin": 0.0 if scale is not None else "auto", "vmax": p_max, "cmap": "inferno", "units": q.units},
+        "P/I": {"vmin": 0.0, "vmax": 0.3, "cmap": "magma", "units": None},
+        "angle": {"vmin": -90.0, "vmax": 90.0, "cmap": "twilight", "units": "deg"},
+    }
+    out = []
+    for quantity in POL_QUANTITIES:
+        provider = PolarizationProvider(
+            quantity, q.provider, u.provider, i.provider if quantity == "P/I" else None, convention
+        )
+        out.append(
+            Layer(
+                layer_id="p" + hashlib.sha1(f"{id_key}|{quantity}".encode()).hexdigest()[:15],
+                name=POL_NAMES[quantity],
+                description=f"{_POL_QUANTITY_TEXT[quantity]} of {description} ({conv_text})",
+                provider=provider,
+                quantity=_POL_QUANTITY_TEXT[quantity],
+                **styles[quantity],
+            )
+        )
+    return out
+
+
+# -- configuration -----------------------------------------------------------------
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_provider(obj: dict[str, Any], fits: Any, where: str) -> Any:
+    """A derived provider from its configuration; ``fits(obj, where)`` parses a FITS one."""
+    from ..engine.derived import COMBINATION_FUNCTIONS
+    from ..engine.expression import ExpressionError, compile_expression, parse
+    from .config import ConfigError
+
+    kind = obj.get("provider_type")
+    if kind == "fits_combination":
+        providers = obj.get("providers")
+        if not isinstance(providers, list) or not providers:
+            raise ConfigError(f"{where}: fits_combination needs a non-empty list 'providers'")
+        function = obj.get("function", "/")
+        if function not in COMBINATION_FUNCTIONS:
+            raise ConfigError(
+                f"{where}: fits_combination function {function!r} is not one of {', '.join(COMBINATION_FUNCTIONS)}"
+            )
+        parsed = []
+        for k, p in enumerate(providers):
+            if not isinstance(p, dict) or p.get("provider_type", "fits") != "fits":
+                raise ConfigError(f"{where}: providers[{k}] must be a fits provider")
+            parsed.append(fits(p, f"{where} providers[{k}]"))
+        return CombinationProvider(parsed, function)
+    if kind == "expression":
+        text = obj.get("expression")
+        try:
+            parse(text)
+        except ExpressionError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        inputs = obj.get("inputs")
+        if inputs is None:
+            from ..engine.expression import names_in
+
+            inputs = {n: n for n in names_in(text) if n not in _NON_INPUTS}
+        if not isinstance(inputs, dict) or not all(
+            isinstance(k, str) and _IDENTIFIER.match(k) and isinstance(v, (str, int)) for k, v in inputs.items()
+        ):
+            raise ConfigError(f"{where}: expression 'inputs' must map names (identifiers) to layer ids")
+        try:  # the whitelist and the names, now (units are checked when the layer opens)
+            compile_expression(text, {k: None for k in inputs})
+        except ExpressionError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        return ExpressionProvider(text, {k: str(v) for k, v in inputs.items()})
+    if kind == "polarization":
+        quantity = obj.get("quantity")
+        if quantity not in POL_QUANTITIES:
+            raise ConfigError(f"{where}: polarization quantity {quantity!r} is not one of {', '.join(POL_QUANTITIES)}")
+        convention = obj.get("convention")
+        if convention is not None and str(convention).upper() not in CONVENTIONS:
+            raise ConfigError(f"{where}: polarization convention {convention!r} is not IAU or COSMO")
+        comps = {}
+        for c in ("Q", "U", "I"):
+            p = obj.get(c)
+            if p is None:
+                if c == "I" and quantity != "P/I":
+                    continue
+                raise ConfigError(f"{where}: polarization {quantity} needs a fits provider {c!r}")
+            if not isinstance(p, dict):
+                raise ConfigError(f"{where}: polarization {c!r} must be a fits provider")
+            comps[c] = fits(p, f"{where} {c}")
+        return PolarizationProvider(
+            quantity, comps["Q"], comps["U"], comps.get("I"), None if convention is None else str(convention).upper()
+        )
+    raise ConfigError(
+        f"{where}: provider_type {kind!r} is not supported "
+        "(fits, fits_combination, expression, polarization)"
+    )
+
+
+_NON_INPUTS = {"pi", "e", "nan", "inf"}
+"""Names an expression may use that are constants, not layers."""
+
+
+def resolve_expressions(catalogue: Catalogue, layers: list[Layer] | None = None) -> None:
+    """Link expression layers to their input layers and give them their inputs' grants.
+
+    Raises `ValueError` naming the problem: an unknown input layer, or a cycle.
+    """
+    todo = [x for x in (layers if layers is not None else catalogue.layers()) if isinstance(x.provider, ExpressionProvider)]
+    for layer in todo:
+        _resolve(catalogue, layer, ())
+
+
+def _resolve(catalogue: Catalogue, layer: Layer, chain: tuple[str, ...]) -> tuple[str, ...]:
+    provider = layer.provider
+    if not isinstance(provider, ExpressionProvider):
+        return layer.requires
+    if layer.layer_id in chain:
+        raise ValueError(f"expression layers form a cycle: {' → '.join((*chain, layer.layer_id))}")
+    grants: list[str] = []
+    for name, lid in provider.inputs.items():
+        target = catalogue.layer(lid)
+        if target is None:
+            raise ValueError(
+                f"layer {layer.layer_id!r}: expression input {name!r} names layer {lid!r}, which does not exist"
+            )
+        provider.resolved[name] = target
+        for node in catalogue.place(target)[:3]:
+            if node.grant and node.grant not in grants:
+                grants.append(node.grant)
+        for g in (target.grant, *_resolve(catalogue, target, (*chain, layer.layer_id))):
+            if g and g not in grants:
+                grants.append(g)
+    layer.requires = tuple(grants)
+    return layer.requires
+
+
+def expression_layer_id(expression: str, inputs: dict[str, str]) -> str:
+    key = expression.strip() + "|" + "|".join(f"{k}={v}" for k, v in sorted(inputs.items()))
+    return "x" + hashlib.sha1(key.encode()).hexdigest()[:15]
+
+
+def fits_pol_key(path: str | os.PathLike, hdu: int) -> str:
+    return f"{os.path.realpath(os.fspath(path))}|{hdu}"
