@@ -44,4 +44,9 @@ if [ ! -x benchmarks/out/tm-venv/bin/tilemaker ]; then
     "$PY" -m venv benchmarks/out/tm-venv
     benchmarks/out/tm-venv/bin/python -m pip install -q tilemaker==3.1.0
 fi
+if [ ! -x .hub/node_modules/.bin/configurable-http-proxy ]; then
+    # JupyterHub's proxy, for the real-Hub browser tests (tests/browser/test_jupyterhub.py).
+    echo "setup: configurable-http-proxy (npm) into .hub/"
+    npm install --prefix .hub --no-audit --no-fund --loglevel=error configurable-http-proxy@5
+fi
 echo "setup: done"
