@@ -11,6 +11,8 @@ command -v memcached >/dev/null 2>&1 || need_apt+=(memcached)
 command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # nginx test: self-signed cert
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)        # nginx test: HTTP/2 client
+# Catalogue tests: a throw-away PostgreSQL cluster (tests/pgserver.py runs initdb/pg_ctl).
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing ${need_apt[*]} (Debian)"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -1,4 +1,4 @@
-"""``tilemaker-widget``: genconfig, open, serve and dev.
+"""``tilemaker-widget``: genconfig, open, serve, dev and db.
 
 ``open`` and ``serve`` start a plain ``jupyter server`` with the extension (nothing
 else to install or run) and print the URL of the full-page viewer, token included.
@@ -135,7 +135,7 @@ def _warm(url: str, token: str) -> None:
             print(f" failed: {exc}")
 
 
-def run_server(config: Path | None, port: int | None, ip: str, token: str | None, open_browser: bool, extra: list[str], warm: bool = True) -> int:
+def run_server(config: Path | str | None, port: int | None, ip: str, token: str | None, open_browser: bool, extra: list[str], warm: bool = True) -> int:
     port = _free_port(port)
     token = secrets.token_hex(16) if token is None else token
     cmd = [
@@ -200,6 +200,18 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from .catalogue.database import is_database_url
+
+    if is_database_url(args.config):
+        from .catalogue.config import ConfigError
+        from .catalogue.database import DatabaseCatalogue
+
+        try:
+            DatabaseCatalogue(args.config).read()
+        except ConfigError as exc:
+            print(f"serve: {exc}", file=sys.stderr)
+            return 1
+        return run_server(args.config, args.port, args.ip, args.token, args.browser, args.extra)
     config = Path(args.config).resolve()
     if not config.exists():
         print(f"serve: {config}: no such file", file=sys.stderr)
@@ -221,6 +233,34 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(f"writing a sample map ({args.res}′ I/Q/U, ivar, {args.sources} sources) to {tmp} …", flush=True)
         paths = write_sample(tmp, res_arcmin=args.res, n_sources=args.sources)
         return run_server(paths["config"], args.port, args.ip, args.token, args.browser, args.extra)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """``db load|list|delete``: TileMaker's ``tilemaker-db`` for our schema, any database URL."""
+    from .catalogue.config import ConfigError, load_config
+    from .catalogue.database import DatabaseCatalogue, redacted
+
+    if not args.url:
+        print("db: give --url (or set TILEMAKER_CONFIG_PATH to a database URL)", file=sys.stderr)
+        return 2
+    try:
+        db = DatabaseCatalogue(args.url, create=args.action == "load")
+        if args.action == "load":
+            counts = db.load(load_config(args.config))
+            shown = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items() if n)
+            print(f"loaded {args.config} into {redacted(args.url)}: {shown or 'nothing'}")
+        elif args.action == "list":
+            for layer in db.read().layers():
+                print(f"{layer.map_group_id}/{layer.map_id}/{layer.band_id}/{layer.layer_id}\t{layer.name}")
+        else:
+            if not db.delete(args.kind, args.id):
+                print(f"db: no {args.kind} {args.id!r} in {redacted(args.url)}", file=sys.stderr)
+                return 1
+            print(f"deleted {args.kind} {args.id}")
+    except ConfigError as exc:
+        print(f"db: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,6 +303,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sources", type=int, default=300)
     server_options(p)
     p.set_defaults(func=cmd_dev)
+
+    p = sub.add_parser("db", help="load a config into a catalogue database, list or delete its maps")
+    dbsub = p.add_subparsers(dest="action", required=True)
+
+    def db_url(q: argparse.ArgumentParser) -> None:
+        env = os.environ.get("TILEMAKER_CONFIG_PATH", "")
+        q.add_argument(
+            "--url",
+            default=env if "://" in env else None,
+            help="database URL, e.g. sqlite:///maps.db or postgresql://user@host/db "
+            "(default: $TILEMAKER_CONFIG_PATH when it is one)",
+        )
+        q.set_defaults(func=cmd_db)
+
+    q = dbsub.add_parser("load", help="insert or update a TileMaker config file's contents (creates the tables)")
+    q.add_argument("config", help="TileMaker v3 configuration JSON")
+    db_url(q)
+    q = dbsub.add_parser("list", help="list the layers the database serves")
+    db_url(q)
+    q = dbsub.add_parser("delete", help="remove a map group, map or layer and what lies below it")
+    q.add_argument("kind", choices=["group", "map", "layer"])
+    q.add_argument("id")
+    db_url(q)
 
     args = parser.parse_args(argv)
 

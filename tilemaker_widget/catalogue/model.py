@@ -387,6 +387,9 @@ class Catalogue:
         self._places: dict[str, Place] = {}
         for group in map_groups:
             self.add_map_group(group)
+        # What the configuration (file or database) holds, as opposed to registered files.
+        self._configured: frozenset[str] = frozenset(self._layers)
+        self._configured_sources: frozenset[str] = frozenset(g.source_group_id for g in self.source_groups)
 
     # -- mutation -------------------------------------------------------------
     def add_map_group(self, group: MapGroup) -> list[Layer]:
@@ -437,6 +440,28 @@ class Catalogue:
             self.source_groups = [
                 g for g in self.source_groups if g.source_group_id != source_group_id
             ]
+
+    def reload(self, fresh: Catalogue) -> None:
+        """Replace what the configuration holds by ``fresh``'s contents, in one step.
+
+        Layers and source groups added since (registered files, widget catalogues) are
+        kept; readers see either the old catalogue or the new one, never a mix.
+        """
+        with self._lock:
+            kept = [p for lid, p in self._places.items() if lid not in self._configured]
+            kept_sources = [g for g in self.source_groups if g.source_group_id not in self._configured_sources]
+            new = Catalogue(fresh.map_groups, fresh.source_groups, fresh.boxes)
+            for p in kept:
+                band = dataclasses.replace(p.band, layers=[p.layer])
+                new.add_map_group(
+                    dataclasses.replace(p.group, maps=[dataclasses.replace(p.map, bands=[band])])
+                )
+            for g in kept_sources:
+                if new.source_group(g.source_group_id) is None:
+                    new.source_groups.append(g)
+            self.map_groups, self.source_groups, self.boxes = new.map_groups, new.source_groups, new.boxes
+            self._layers, self._places = new._layers, new._places
+            self._configured, self._configured_sources = new._configured, new._configured_sources
 
     def merge(self, other: Catalogue) -> None:
         for group in other.map_groups:

@@ -26,6 +26,7 @@ class Runtime:
         self._api: Any = None
         self._api_lock = threading.Lock()
         self.ready = threading.Event()
+        self.stopping = threading.Event()
 
     def start(self) -> None:
         threading.Thread(target=self._warm_up, name="tilemaker-warm-up", daemon=True).start()
@@ -41,12 +42,15 @@ class Runtime:
     def _build_api(self) -> Any:
         from ..api import Api, PathPolicy
         from ..catalogue.config import ConfigError, load_config
+        from ..catalogue.database import is_database_url
         from ..catalogue.model import Catalogue
         from ..engine import Engine
 
         s = self.settings
         catalogue = Catalogue()
-        if s.config_path:
+        if s.config_path and is_database_url(s.config_path):
+            catalogue = self._open_database(s.config_path)
+        elif s.config_path:
             try:
                 catalogue = load_config(s.config_path)
                 self.log.info("tilemaker: serving %d layers from %s", len(catalogue), s.config_path)
@@ -54,6 +58,52 @@ class Runtime:
                 self.log.error("tilemaker: %s", exc)
         policy = PathPolicy(s.registration_enabled(self.serverapp), list(s.allowed_roots))
         return Api(catalogue, Engine(s.make_cache()), policy)
+
+    def _open_database(self, url: str) -> Any:
+        """The database's catalogue now, and a thread that follows its changes.
+
+        A database that cannot be read yet (missing, no tables, server down) is said
+        loudly at start; the poller keeps trying, so it is served once it can be read.
+        """
+        from ..catalogue.config import ConfigError
+        from ..catalogue.database import DatabaseCatalogue, redacted
+        from ..catalogue.model import Catalogue
+
+        shown = redacted(url)
+        try:
+            db = DatabaseCatalogue(url)
+        except ConfigError as exc:
+            self.log.error("tilemaker: catalogue database unusable, serving no maps: %s", exc)
+            return Catalogue()
+        catalogue = Catalogue()
+        try:
+            catalogue = db.read()
+            self.log.info("tilemaker: serving %d layers from database %s", len(catalogue), shown)
+        except ConfigError as exc:
+            self.log.error("tilemaker: serving no maps for now: %s", exc)
+        if self.settings.catalogue_poll_seconds > 0:
+            threading.Thread(
+                target=self._follow, args=(db, catalogue), name="tilemaker-catalogue", daemon=True
+            ).start()
+        return catalogue
+
+    def _follow(self, db: Any, catalogue: Any) -> None:
+        """Reload the catalogue whenever the database's contents change (see catalogue/database.py)."""
+        from ..catalogue.config import ConfigError
+
+        last_error = None
+        while not self.stopping.wait(self.settings.catalogue_poll_seconds):
+            try:
+                if db.changed():
+                    catalogue.reload(db.read())
+                    self.log.info("tilemaker: catalogue database changed: %d layers now", len(catalogue))
+                last_error = None
+            except ConfigError as exc:
+                if str(exc) != last_error:  # once per distinct problem, not every poll
+                    self.log.error("tilemaker: keeping the last catalogue read: %s", exc)
+                last_error = str(exc)
+            except Exception as exc:  # a poller must never die silently
+                self.log.exception("tilemaker: catalogue poll failed: %s", exc)
 
     def _warm_up(self) -> None:
         try:

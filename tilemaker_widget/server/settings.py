@@ -19,12 +19,20 @@ class TileMaker(LoggingConfigurable):
 
     config_path = Unicode(
         "",
-        help="TileMaker v3 data configuration JSON to serve. Defaults to $TILEMAKER_CONFIG_PATH.",
+        help="TileMaker v3 data configuration to serve: a JSON file, or a database URL "
+        "(sqlite:///maps.db, postgresql://user@host/db) in TileMaker 3.1's schema. "
+        "Defaults to $TILEMAKER_CONFIG_PATH.",
     ).tag(config=True)
 
     @default("config_path")
     def _config_path_default(self) -> str:
         return os.environ.get("TILEMAKER_CONFIG_PATH", "")
+
+    catalogue_poll_seconds = Float(
+        2.0,
+        help="With a database catalogue: seconds between checks for maps added, removed "
+        "or changed (0: read it once at start).",
+    ).tag(config=True)
 
     allow_registration = Bool(
         None,
