@@ -278,6 +278,17 @@ def report(res: dict) -> list[dict]:
             target(
                 f"ours {fmt} native cold", s["mpix_per_s"], ">= 50 Mpix/s", s["mpix_per_s"] >= 50
             )
+    s = ph(ours, "q8", "native cold")
+    if s:
+        target(
+            "ours q8 encoding, server CPU per tile (cold)",
+            f"{s['server_cpu_ms_per_tile']} ms, {s['mean_kb_per_tile']} kB",
+            "(info)",
+            None,
+        )
+    s = ph(ours, "q8", "native warm")
+    if s:
+        target("ours q8 native warm", s["mpix_per_s"], ">= 150 Mpix/s", s["mpix_per_s"] >= 150)
     for fmt in ("png", "webp"):
         for kind in ("cold", "warm"):
             a, b = ph(ours, fmt, f"native {kind}"), ph(tm or {}, fmt, f"native {kind}")
@@ -346,7 +357,7 @@ def main() -> int:
         action="store_true",
         help="evict the map from the OS page cache before each server start (disk-cold)",
     )
-    ap.add_argument("--formats", default="f16,f32,png,webp", help="our formats to measure")
+    ap.add_argument("--formats", default="f16,f32,q8,png,webp", help="our formats to measure")
     ap.add_argument(
         "--wait-quiet",
         type=float,

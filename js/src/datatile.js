@@ -12,7 +12,11 @@
  * @property {"f16"} kind  (f32 tiles too: values are exact floats)
  * @property {boolean} preview  decimated stand-in for block means not ready yet (never final)
  * @property {boolean} exact  true unless a preview
- * @property {number} bytes  memory held (for the tile cache)
+ * @property {number} bytes  memory held by the values (for the tile cache)
+ * @property {ImageData} [rgba]  the tile coloured (kept by the viewer)
+ * @property {string} [rgbaStamp]  the colouring `rgba` holds
+ * @property {HTMLCanvasElement} [canvas]  the canvas it was last painted on
+ * @property {string} [canvasStamp]  the colouring that canvas shows
  */
 
 export const HEADER_BYTES = 32;

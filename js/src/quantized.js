@@ -30,7 +30,11 @@ const FLAG_ALPHA = 4;
  * @property {boolean} flipped
  * @property {boolean} preview  decimated stand-in, never final
  * @property {boolean} exact  always false: the f16 tile replaces it
- * @property {number} bytes  memory held (for the tile cache)
+ * @property {number} bytes  memory held by the codes (for the tile cache)
+ * @property {ImageData} [rgba]  the tile coloured (kept by the viewer)
+ * @property {string} [rgbaStamp]  the colouring `rgba` holds
+ * @property {HTMLCanvasElement} [canvas]  the canvas it was last painted on
+ * @property {string} [canvasStamp]  the colouring that canvas shows
  */
 
 /**

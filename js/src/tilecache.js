@@ -4,6 +4,12 @@
 
 /** @typedef {import("./datatile.js").DataTile | import("./quantized.js").QuantizedTile} DataTile */
 
+/**
+ * Values plus the RGBA picture the viewer keeps with each tile.
+ * @param {DataTile} t
+ */
+const size = (t) => t.bytes + 4 * t.width * t.height;
+
 export class TileCache {
   /** @param {number} maxBytes */
   constructor(maxBytes = 96 * 2 ** 20) {
@@ -33,14 +39,14 @@ export class TileCache {
    */
   set(key, tile) {
     const old = this.map.get(key);
-    if (old) this.bytes -= old.bytes;
+    if (old) this.bytes -= size(old);
     this.map.delete(key);
     this.map.set(key, tile);
-    if (tile) this.bytes += tile.bytes;
+    if (tile) this.bytes += size(tile);
     for (const [k, v] of this.map) {
       if (this.bytes <= this.maxBytes || k === key) break;
       this.map.delete(k);
-      if (v) this.bytes -= v.bytes;
+      if (v) this.bytes -= size(v);
     }
   }
 

@@ -27,7 +27,6 @@ export const QUALITIES = /** @type {Quality[]} */ (["auto", "exact", "fast"]);
 /**
  * @typedef {object} TileState
  * @property {AnyTile | null} data  null until loaded, or for an empty tile
- * @property {ImageData | null} image  reused across repaints
  * @property {AbortController} ctrl  aborted when the tile leaves the view
  * @property {string} key
  * @property {{z: number, y: number, x: number, flip: number}} t
@@ -110,7 +109,6 @@ export function createDataTileLayer(L, o) {
     if (canvas.width !== data.width || canvas.height !== data.height) {
       canvas.width = data.width;
       canvas.height = data.height;
-      state.image = null;
     }
     o.paint(canvas, state);
     o.onTileData?.();
@@ -225,14 +223,16 @@ export function createDataTileLayer(L, o) {
      * @param {(err: Error | undefined, tile: HTMLElement) => void} done
      */
     createTile(coords, done) {
-      const canvas = document.createElement("canvas");
-      canvas.width = canvas.height = 1;
       const t = apiTile(coords, o.raLeft);
+      const key = `${o.layerId}/${t.z}/${t.y}/${t.x}/${t.flip}`;
+      const cached = o.cache.get(key);
+      // A cached tile comes back on the canvas it was painted on (zooming back in costs
+      // no repaint when the colours are unchanged).
+      const reuse = cached?.canvas && !cached.canvas.isConnected && !live.has(cached.canvas);
+      const canvas = reuse && cached?.canvas ? cached.canvas : document.createElement("canvas");
+      if (!reuse) canvas.width = canvas.height = 1;
       /** @type {TileState} */
-      const state = {
-        data: null, image: null, ctrl: new AbortController(), canvas, t, refining: null,
-        key: `${o.layerId}/${t.z}/${t.y}/${t.x}/${t.flip}`,
-      };
+      const state = { data: null, ctrl: new AbortController(), canvas, t, refining: null, key };
       live.set(canvas, state);
       let doneCalled = false;
       /** @param {AnyTile | null} data */
@@ -254,7 +254,6 @@ export function createDataTileLayer(L, o) {
           done(e, canvas);
         }
       };
-      const cached = o.cache.get(state.key);
       if (cached !== undefined) {
         // Leaflet wants `done` after createTile has returned.
         queueMicrotask(() => {

@@ -101,6 +101,8 @@ export class Viewer {
     this.histograms = new Map();
     /** @type {Uint8Array | null} */
     this.lut = null;
+    /** bumped with every new LUT: part of a tile's colouring stamp */
+    this.lutVersion = 0;
     /** @type {any} current layer description (`layers/{id}`) */
     this.info = null;
     /** @type {any} current layer histogram */
@@ -455,11 +457,13 @@ export class Viewer {
       const lut = await this.colormapLut(name);
       if (token !== this.cmapToken) return;
       this.lut = lut;
+      this.lutVersion++;
     } catch (e) {
       if (token !== this.cmapToken) return;
       this.showError(`Colormap "${name}" is not available: ${e instanceof Error ? e.message : e}`, false);
       if (this.lut) return;
       this.lut = greyLut();
+      this.lutVersion++;
     }
     this.emit("lut", this.lut);
     this.scheduleRecolour();
@@ -474,14 +478,27 @@ export class Viewer {
     if (!this.lut || !data) return;
     const ctx = canvas.getContext("2d");
     if (!ctx) return;
-    if (!state.image || state.image.width !== data.width || state.image.height !== data.height) {
-      state.image = ctx.createImageData(data.width, data.height);
-    }
     const m = this.model;
-    const args = /** @type {const} */ ([this.lut, m.get("vmin"), m.get("vmax"), m.get("stretch") || "linear", state.image.data]);
-    if (data.kind === "q8") colourizeCodes(data, ...args);
-    else colourize(data.values, ...args);
-    ctx.putImageData(state.image, 0, 0);
+    const vmin = m.get("vmin");
+    const vmax = m.get("vmax");
+    const stretch = m.get("stretch") || "linear";
+    // The coloured pixels stay with the tile (in the tile cache), so a tile shown again
+    // in the same colours (zooming back) is one putImageData, not a recolouring.
+    const stamp = `${this.lutVersion}|${vmin}|${vmax}|${stretch}`;
+    // The tile layer hands back the canvas a cached tile was last shown on.
+    if (data.canvas === canvas && data.canvasStamp === stamp) return;
+    if (!data.rgba || data.rgba.width !== data.width || data.rgba.height !== data.height) {
+      data.rgba = ctx.createImageData(data.width, data.height);
+      data.rgbaStamp = "";
+    }
+    if (data.rgbaStamp !== stamp) {
+      if (data.kind === "q8") colourizeCodes(data, this.lut, vmin, vmax, stretch, data.rgba.data);
+      else colourize(data.values, this.lut, vmin, vmax, stretch, data.rgba.data);
+      data.rgbaStamp = stamp;
+    }
+    ctx.putImageData(data.rgba, 0, 0);
+    data.canvas = canvas;
+    data.canvasStamp = stamp;
   }
 
   scheduleRecolour() {
