@@ -83,6 +83,9 @@ def write_tilemaker_config(root: Path) -> TileMakerSetup:
         "tan": write_car(
             folder / "maps" / "tan.fits", np.ones((50, 50), np.float32), RES, 10.0, -20.0, hdu_kind="tan"
         ),
+        "solar": write_car(
+            folder / "maps" / "solar.fits", np.ones((50, 50), np.float32), RES, 10.0, -20.0, hdu_kind="solar"
+        ),
     }
     corrupt = folder / "maps" / "corrupt.fits"
     corrupt.write_bytes(b"this is not a FITS file at all " * 200)
@@ -149,6 +152,7 @@ def write_tilemaker_config(root: Path) -> TileMakerSetup:
                                     fits_layer("corrupt", "Corrupt", "maps/corrupt.fits", vmin=0, vmax=1),
                                     fits_layer("missing", "Missing", "maps/missing.fits", vmin=0, vmax=1),
                                     fits_layer("tan", "Gnomonic", "maps/tan.fits", vmin=0, vmax=1),
+                                    fits_layer("solar", "Helioprojective", "maps/solar.fits", vmin=0, vmax=1),
                                 ],
                             }
                         ],

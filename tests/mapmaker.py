@@ -64,7 +64,8 @@ def write_car(
     """Write ``data`` ((ny, nx) or (k, ny, nx)) as a CAR map.
 
     hdu_kind: ``primary`` (image in HDU 0), ``mef`` (empty primary, image in HDU 1),
-    ``compressed`` (lossless GZIP CompImageHDU in HDU 1) or ``tan`` (a gnomonic map).
+    ``compressed`` (lossless GZIP CompImageHDU in HDU 1), ``tan`` (a gnomonic map) or
+    ``solar`` (helioprojective axes: a map that cannot be placed on the sky).
     """
     path = Path(path)
     header = car_header(
@@ -75,11 +76,15 @@ def write_car(
         header["CTYPE1"], header["CTYPE2"] = "RA---TAN", "DEC--TAN"
         header["CRVAL1"], header["CRVAL2"] = ra_first, dec_first
         header["CRPIX1"], header["CRPIX2"] = data.shape[-1] / 2, data.shape[-2] / 2
+    if hdu_kind == "solar":
+        header["CTYPE1"], header["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
+        header["CRPIX1"], header["CRPIX2"] = data.shape[-1] / 2, data.shape[-2] / 2
+        del header["RADESYS"]
     for k, v in (extra or {}).items():
         header[k] = v
     if extname:
         header["EXTNAME"] = extname
-    if hdu_kind in ("primary", "tan"):
+    if hdu_kind in ("primary", "tan", "solar"):
         hdul = fits.HDUList([fits.PrimaryHDU(data, header=header)])
     elif hdu_kind == "mef":
         hdul = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(data, header=header)])

@@ -71,7 +71,7 @@ def test_listings(api):
     assert [b["band_id"] for b in ok(api, "maps/act-deep/bands")] == ["act-f090"]
     assert [x["layer_id"] for x in ok(api, "bands/act-f090/layers")] == ["act-I", "act-Q", "act-ivar", "secret"]
     layers = ok(api, "layers")
-    assert [d["layer_id"] for d in layers] == ["act-I", "act-Q", "act-ivar", "secret", "corrupt", "missing", "tan"]
+    assert [d["layer_id"] for d in layers] == ["act-I", "act-Q", "act-ivar", "secret", "corrupt", "missing", "tan", "solar"]
     assert ok(api, "layers/act-I") == layers[0]
     assert ok(api, "layers/act-I/") == layers[0]  # a trailing slash is the same route
     default = ok(api, "layers/default")
@@ -186,7 +186,7 @@ def test_a_grant_on_a_map_hides_it_with_404(tmp_path):
 def test_engine_errors_get_their_status_from_one_table(api):
     error(api, "layers/corrupt/0/0/0/tile.f16", 422, "corrupt.fits", "not a readable FITS file")
     error(api, "layers/missing/0/0/0/tile.f16", 404, "missing.fits: no such file")
-    error(api, "layers/tan/0/0/0/tile.f16", 422, "TAN")
+    error(api, "layers/solar/0/0/0/tile.f16", 422, "solar.fits", "HPLN-TAN", "cannot be placed")
     error(api, "layers/act-I/9/0/0/tile.f16", 404, "level 9 is outside")
     error(api, "layers/act-I/2/1/4/tile.png", 400, "colormap", query={"cmap": "no-such-map"})
     error(api, "layers/act-I/submap/100/90/50/40/image.fits", 400, "box")

@@ -36,7 +36,7 @@ def test_load_config_structure(setup, tmp_path, monkeypatch):
     cat = load_config(setup.config)
     assert [g.map_group_id for g in cat.map_groups] == ["act", "extra"]
     assert [g.name for g in cat.map_groups] == ["ACT DR6", "Extra files"]
-    assert len(cat) == 7
+    assert len(cat) == 8
     layer = cat.layer("act-I")
     assert layer.provider.filename == setup.folder / "maps" / "act_f090_map.fits"
     assert layer.provider.filename.is_absolute() and layer.provider.filename.exists()

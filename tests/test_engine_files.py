@@ -108,13 +108,16 @@ def test_compressed_image_hdu(tmp_path, engine, rng):
     )
 
 
-def test_non_car_map_names_the_projection(tmp_path, engine):
-    path = write_car(tmp_path / "gnomonic.fits", np.ones((50, 50), np.float32), RES, 10.0, -20.0, hdu_kind="tan")
+def test_unplaceable_map_names_its_axes(tmp_path, engine):
+    path = write_car(tmp_path / "sun.fits", np.ones((50, 50), np.float32), RES, 10.0, -20.0, hdu_kind="solar")
     layer = make_layer(path)
-    with pytest.raises(LayerUnavailable, match=r"gnomonic\.fits.*TAN"):
+    with pytest.raises(LayerUnavailable, match=r"sun\.fits.*HPLN-TAN.*cannot be placed"):
         engine.describe(layer)
-    with pytest.raises(LayerUnavailable, match="TAN"):
+    with pytest.raises(LayerUnavailable, match="HPLN-TAN"):
         engine.data_tile(layer, 0, 0, 0)
+    # A gnomonic map is placed (tests/test_wcsimage.py has its numbers).
+    gnomonic = make_layer(write_car(tmp_path / "g.fits", np.ones((50, 50), np.float32), RES, 10.0, -20.0, hdu_kind="tan"))
+    assert engine.describe(gnomonic)["resampled"]
 
 
 def test_odd_pixel_scale_is_nearest_neighbour(tmp_path, engine, rng):

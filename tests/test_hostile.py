@@ -211,7 +211,7 @@ def test_errors_do_not_reveal_server_folders(api, setup):
     texts = [
         call(api, "GET", "layers/corrupt/2/1/4/tile.png").body,
         call(api, "GET", "layers/missing/2/1/4/tile.f16").body,
-        call(api, "GET", "layers/tan/0/0/0/tile.png").body,
+        call(api, "GET", "layers/solar/0/0/0/tile.png").body,
         call(api, "GET", "histograms/data/missing").body,
         call(api, "GET", "layers").body,
         call(api, "GET", "layers/corrupt").body,
@@ -321,7 +321,7 @@ ROUTES = {
     "layers/default": [],
     "highlights/boxes": [],
 }
-LAYER_IDS = st.sampled_from(["act-I", "act-I", "act-Q", "act-ivar", "secret", "corrupt", "missing", "tan", "nope"])
+LAYER_IDS = st.sampled_from(["act-I", "act-I", "act-Q", "act-ivar", "secret", "corrupt", "missing", "tan", "solar", "nope"])
 EXTS = st.sampled_from(["png", "webp", "jpg", "jpeg", "f16", "f32", "fits", "gif", "PNG"])
 SEGMENTS = {
     "lid": mostly(LAYER_IDS, hostile_text()),

@@ -41,33 +41,40 @@ def test_data_with_header(cube):
     h2 = car_header(RES, 20.05, -10.05, bunit="K")
     two = TileViewer([(data[0], h2), (data[1], wcs)])
     assert len(two.layers) == 2 and two.layers[0]["units"] == "K"
+    # A gnomonic header is placed too; axes that are not on the sky are refused.
     tan = car_header(RES, 20.05, -10.05)
     tan["CTYPE1"], tan["CTYPE2"] = "RA---TAN", "DEC--TAN"
-    with pytest.raises(UnsupportedGeometry, match="TAN"):
-        TileViewer((data[0], tan))
+    gnomonic = TileViewer((data[0], tan))
+    ra, dec = (float(c) for c in WCS(tan).wcs_pix2world(41, 17, 0))
+    assert gnomonic.pixel_value(ra, dec) == float(data[0, 17, 41])
+    solar = car_header(RES, 20.05, -10.05)
+    solar["CTYPE1"], solar["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
+    del solar["RADESYS"]
+    with pytest.raises(UnsupportedGeometry, match="HPLN-TAN"):
+        TileViewer((data[0], solar))
 
 
 def test_unshowable_file_refused_at_construction(cube, tmp_path):
     path, _ = cube
-    tan = write_car(tmp_path / "tan.fits", np.zeros((50, 50), np.float32), RES, 10.0, 0.0, hdu_kind="tan")
-    with pytest.raises(UnsupportedGeometry, match="tan.fits.*TAN") as err:
-        TileViewer(tan)
+    solar = write_car(tmp_path / "solar.fits", np.zeros((50, 50), np.float32), RES, 10.0, 0.0, hdu_kind="solar")
+    with pytest.raises(UnsupportedGeometry, match="solar.fits.*HPLN-TAN") as err:
+        TileViewer(solar)
     assert "allow_errors=True" in str(err.value)
-    with pytest.raises(UnsupportedGeometry, match="TAN"):
-        TileViewer([path, tan])
-    # Asked for: the other maps are shown, the TAN one listed with the engine's message.
-    v = TileViewer([path, tan], allow_errors=True)
-    assert len(v.layers) == 4
-    assert "TAN" in v.layers[3]["error"] and "error" not in v.layers[0]
-    # A map in the wrong frame cannot even be listed: left out, with a warning.
+    with pytest.raises(UnsupportedGeometry, match="HPLN-TAN"):
+        TileViewer([path, solar])
+    # A frame that cannot be placed cannot even be listed: left out, with a warning.
+    with pytest.warns(UserWarning, match="cannot be placed"):
+        v = TileViewer([path, solar], allow_errors=True)
+    assert len(v.layers) == 3
+    # Gnomonic and galactic maps are placed, listed without an error.
+    tan = write_car(tmp_path / "tan.fits", np.zeros((50, 50), np.float32), RES, 10.0, 0.0, hdu_kind="tan")
     gal_header = car_header(RES, 10.0, 0.0)
     gal_header["CTYPE1"], gal_header["CTYPE2"] = "GLON-CAR", "GLAT-CAR"
     del gal_header["RADESYS"]
     gal = tmp_path / "gal.fits"
     fits.PrimaryHDU(np.zeros((20, 30), np.float32), header=gal_header).writeto(gal)
-    with pytest.warns(UserWarning, match="galactic"):
-        v = TileViewer([path, gal], allow_errors=True)
-    assert len(v.layers) == 3
+    v = TileViewer([path, tan, gal])
+    assert len(v.layers) == 5 and not any("error" in x for x in v.layers)
 
 
 def test_sexagesimal_catalogue_files(cube, tmp_path):

@@ -123,7 +123,7 @@ async def test_layer_description(jp_fetch, tm_setup):
 async def test_all_layers_and_auto_range(jp_fetch, tm_setup):
     r = await get(jp_fetch, "layers")
     layers = {x["layer_id"]: x for x in body_json(r)}
-    assert list(layers) == ["act-I", "act-Q", "act-ivar", "secret", "corrupt", "missing", "tan"]
+    assert list(layers) == ["act-I", "act-Q", "act-ivar", "secret", "corrupt", "missing", "tan", "solar"]
     assert layers["act-Q"]["group"] == "ACT DR6" and layers["act-Q"]["band"] == "f090"
     ivar = fits.getdata(tm_setup.maps["ivar"])
     assert layers["act-ivar"]["vmin"] == pytest.approx(float(np.percentile(ivar, 1)), rel=1e-6)
@@ -132,7 +132,9 @@ async def test_all_layers_and_auto_range(jp_fetch, tm_setup):
     # Broken layers are listed, with a message naming the file, instead of breaking the list.
     assert "corrupt.fits" in layers["corrupt"]["error"]
     assert "missing.fits: no such file" in layers["missing"]["error"]
-    assert "TAN" in layers["tan"]["error"]
+    assert "cannot be placed" in layers["solar"]["error"]
+    # A gnomonic (TAN) map is placed on the grid (engine/wcsimage.py).
+    assert "error" not in layers["tan"] and layers["tan"]["resampled"]
 
 
 # -- tiles --------------------------------------------------------------------------------
@@ -329,7 +331,7 @@ async def test_broken_files_give_clear_errors(jp_fetch):
     for ext in ("png", "f16"):
         assert_error(await get(jp_fetch, *tile("corrupt", ext)), 422, "corrupt.fits", "not a readable FITS file")
         assert_error(await get(jp_fetch, *tile("missing", ext)), 404, "missing.fits: no such file")
-        assert_error(await get(jp_fetch, *tile("tan", ext)), 422, "tan.fits", "TAN")
+        assert_error(await get(jp_fetch, *tile("solar", ext)), 422, "solar.fits", "cannot be placed")
     assert_error(await get(jp_fetch, "layers", "corrupt", "pixel", params={"ra": "1", "dec": "1"}), 422, "corrupt.fits")
     assert_error(await get(jp_fetch, "histograms", "data", "corrupt"), 422, "corrupt.fits")
     assert_error(await get(jp_fetch, "histograms", "data", "missing"), 404, "missing.fits")

@@ -93,9 +93,9 @@ def test_bad_inputs(tmp_path, iqu):
         TileViewer(str(tmp_path / "none*.fits"))
     with pytest.raises(TypeError, match="cannot show int"):
         TileViewer(42)
-    tan = write_car(tmp_path / "tan.fits", np.zeros((50, 50), np.float32), RES, 10.0, 0.0, hdu_kind="tan")
-    with pytest.raises(ValueError, match="TAN"):
-        TileViewer((np.zeros((50, 50)), WCS(fits.getheader(tan))))
+    solar = write_car(tmp_path / "solar.fits", np.zeros((50, 50), np.float32), RES, 10.0, 0.0, hdu_kind="solar")
+    with pytest.raises(ValueError, match="HPLN-TAN.*cannot be placed"):
+        TileViewer((np.zeros((50, 50)), WCS(fits.getheader(solar))))
     with pytest.raises(TypeError, match="unknown argument 'colour'"):
         TileViewer(iqu[0], colour="red")
 
@@ -294,7 +294,7 @@ def test_widget_and_api_describe_every_layer_alike(tm_setup):
     assert by_id["secret"]["cmap"] == "RdBu_r"
     # Layers that cannot be read: the error, no grid, the one fallback range (the
     # configured numbers when there are some, else -1..1).
-    for lid in ("corrupt", "missing", "tan"):
+    for lid in ("corrupt", "missing", "solar"):
         broken = by_id[lid]
         assert broken["error"] and broken["shape"] is None and "tile_size" not in broken
         assert (broken["vmin"], broken["vmax"]) == (0.0, 1.0)

@@ -60,14 +60,14 @@ def _is_pair(obj: Any) -> bool:
 def _array_layers(array: Any, wcs: Any, name: str, units: str | None = None) -> list[Layer]:
     import numpy as np
 
-    from ..engine.geometry import CarGeometry
+    from ..engine.wcsimage import check_placeable
 
     a = np.asarray(array)
     if a.ndim < 2:
         raise ValueError(f"{name}: a map needs at least two axes, not shape {a.shape}")
     planes = a.reshape(-1, *a.shape[-2:])
     celestial = wcs.celestial if getattr(wcs, "has_celestial", False) else wcs
-    CarGeometry.from_wcs(celestial, planes.shape[-2:], name=name)  # fail early, clearly
+    check_placeable(celestial, planes.shape[-2:], name)  # fail early, clearly
     out = []
     for plane, component in zip(planes, plane_components(len(planes)), strict=True):
         out.append(
@@ -136,10 +136,11 @@ def _healpix_layers(array: Any, options: HealpixOptions) -> list[Layer]:
 def build_catalogue(maps: Any, allow_errors: bool = False, healpix: HealpixOptions | None = None) -> Catalogue:
     """A catalogue from anything `TileViewer` accepts (see its docstring).
 
-    A FITS file the engine cannot show (a TAN projection, a galactic frame…) raises
-    `UnsupportedGeometry`, as an array does. With ``allow_errors`` such a file is
-    listed with its error when it can be listed (the viewer shows the message, the
-    other maps work), or left out with a warning when it cannot (a wrong frame).
+    A FITS file the engine cannot place on the sky (no celestial WCS, a helioprojective
+    frame…) raises `UnsupportedGeometry`, as an array does. With ``allow_errors`` such a
+    file is listed with its error when it can be listed (the viewer shows the message,
+    the other maps work), or left out with a warning when it cannot (a frame that
+    cannot be placed).
     """
     import warnings
 

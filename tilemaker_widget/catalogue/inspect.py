@@ -110,19 +110,22 @@ def default_style(kind: str, component: str | None, units: str | None) -> dict[s
 
 
 def _check_geometry(header: Any, shape: tuple[int, ...], name: str, full: bool) -> None:
-    """Refuse a map in galactic (or any non-ICRS) coordinates when it is listed.
+    """Refuse a map that cannot be placed on the sky when it is listed.
 
-    With ``full``, also refuse any map the engine cannot show (a TAN projection, a
-    rotated CAR…), with the engine's own message. Without it those are reported when
-    the layer is opened (a config may list a map that is fixed later); a wrong frame
-    is always refused here, because a map shown in the wrong frame gives wrong
-    positions silently rather than an error.
+    Any celestial WCS astropy understands is placed (CAR, TAN, SIN, AIT..., in ICRS,
+    FK4/FK5, galactic or ecliptic coordinates); what cannot be is a map without
+    celestial axes, or in a frame that needs an observer or a time (helioprojective).
+    A frame that cannot be placed is always refused here, because a map shown in the
+    wrong frame would give wrong positions silently. With ``full``, also refuse an
+    unreadable WCS or a degenerate pixel scale; without it those are reported when the
+    layer is opened (a config may list a map that is fixed later).
     """
     import warnings
 
     from astropy.wcs import WCS, FITSFixedWarning
 
-    from ..engine.geometry import CarGeometry, UnsupportedGeometry, require_equatorial
+    from ..engine.geometry import UnsupportedGeometry
+    from ..engine.wcsimage import celestial_wcs, check_placeable
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
@@ -133,9 +136,9 @@ def _check_geometry(header: Any, shape: tuple[int, ...], name: str, full: bool) 
                 raise UnsupportedGeometry(f"{name}: unreadable WCS ({exc})") from None
             return  # reported when the layer is opened
     if full:
-        CarGeometry.from_wcs(wcs, shape[-2:], name=name)
+        check_placeable(wcs, shape, name)
     elif wcs.has_celestial:
-        require_equatorial(wcs.celestial, name)
+        celestial_wcs(wcs, name)
 
 
 def layer_cmap(layer: Layer) -> str:
@@ -192,8 +195,8 @@ def layers_from_fits(
     """One `Layer` per 2-D plane of the chosen (or first) image HDU, or per column of a
     HEALPix table (a file without images, or ``hdu`` naming the table).
 
-    A map in a non-equatorial frame raises `UnsupportedGeometry`; with
-    ``check_geometry`` so does any map the engine cannot show (e.g. TAN).
+    A map in a frame that cannot be placed on the sky raises `UnsupportedGeometry`;
+    with ``check_geometry`` so does any map the engine cannot show (no celestial WCS).
     ``shown_as`` is how error messages name the file (the path the user gave, rather
     than the resolved one).
     """

@@ -21,6 +21,7 @@ from .errors import LayerUnavailable, TileOutOfRange
 from .geometry import MIN_ZOOM
 from .planes import PlanePool
 from .source import CarSource, LayerSource
+from .wcsimage import WcsImageSource
 
 #: Quantized wire formats (the route's extension) and their image codec.
 QUANTIZED_FORMATS = {"q8": "webp", "q8png": "png"}
@@ -70,8 +71,10 @@ class Engine:
         """The source of values of a layer's provider.
 
         A provider with an ``open_source(engine)`` method gives its own `LayerSource`
-        (how a new kind of layer plugs in; a derived layer opens its inputs through the
-        engine it is given); FITS planes and in-memory arrays are `CarSource`.
+        (how a new kind of layer plugs in: HEALPix maps, engine/healpix.py; a derived
+        layer opens its inputs through the engine it is given); FITS planes and
+        in-memory arrays are `CarSource` when plain equatorial CAR, else
+        `WcsImageSource` (any other celestial WCS, engine/wcsimage.py).
         """
         opener = getattr(provider, "open_source", None)
         if opener is not None:
@@ -80,7 +83,7 @@ class Engine:
         with self._lock:
             src = self._sources.get(plane.identity)
         if src is None:
-            src = CarSource(plane)
+            src = CarSource(plane) if plane.geometry is not None else WcsImageSource(plane)
             with self._lock:
                 if len(self._sources) > 4096:
                     self._sources.clear()

@@ -45,6 +45,12 @@ def plane_label(plane: Plane) -> str:
 def require_same_grid(planes: Sequence[Plane]) -> None:
     """Refuse inputs that do not share one pixel grid, naming the two that differ."""
     first = planes[0]
+    for plane in planes:
+        if plane.geometry is None:  # placed by engine/wcsimage.py, not a CAR pixel grid
+            raise LayerUnavailable(
+                f"{plane_label(plane)} is not a plain equatorial CAR map; derived layers combine "
+                "CAR maps pixel by pixel and do not resample"
+            )
     g0 = first.geometry
     for other in planes[1:]:
         g = other.geometry

@@ -18,12 +18,12 @@ import numpy as np
 
 
 class UnsupportedGeometry(ValueError):
-    """The map's WCS is not a plain celestial CAR projection."""
+    """The map's WCS is not a plain equatorial CAR projection (`CarGeometry`), or (raised
+    by engine/wcsimage.py) cannot be placed on the sky at all."""
 
 
-# Celestial axis pairs by their CTYPE prefix, named for messages. Only equatorial
-# coordinates can be shown until layers carry their own frame: a galactic map shown
-# as equatorial would put every value at a wrong sky position, silently.
+# Celestial axis pairs by their CTYPE prefix, named for messages. Only ICRS CAR maps
+# take the exact index-only path; the others are placed by engine/wcsimage.py.
 _FRAMES = {
     "GLON": "galactic",
     "ELON": "ecliptic",
@@ -34,7 +34,7 @@ _FRAMES = {
 
 
 def require_equatorial(cel, name: str = "map") -> None:
-    """Refuse a celestial WCS whose frame is not ICRS (or FK5 at J2000).
+    """Refuse, for the plain CAR path, a celestial WCS whose frame is not ICRS (or FK5 at J2000).
 
     FK5 J2000 differs from ICRS by less than 0.03″, far below any CAR map's pixel,
     so it is accepted as ICRS; FK4, FK5 at another equinox, apparent places and

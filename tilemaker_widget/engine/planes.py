@@ -61,7 +61,8 @@ class Plane:
 
     identity: tuple
     shape: tuple[int, int]
-    geometry: CarGeometry
+    geometry: CarGeometry | None
+    """Plain equatorial CAR geometry, or None (any other celestial WCS: `wcs`)."""
     units: str | None
     wcs: Any
     header: Any = None
@@ -69,6 +70,16 @@ class Plane:
 
     def read(self, rows: slice, cols: slice) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def points(self, iy: np.ndarray, ix: np.ndarray) -> np.ndarray:
+        """float32 values at pixels (iy[k], ix[k]) (all inside the plane).
+
+        This default reads the points' bounding block; planes with random access
+        (a memory map, an array) read only the points.
+        """
+        r0, c0 = int(iy.min()), int(ix.min())
+        block = self.read(slice(r0, int(iy.max()) + 1), slice(c0, int(ix.max()) + 1))
+        return block[iy - r0, ix - c0]
 
     def gather(self, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
         """Values at rows ``ii`` × columns ``jj`` (−1 = outside: NaN), float32.
@@ -128,6 +139,22 @@ def _runs(idx: np.ndarray) -> list[tuple[np.ndarray, int, int]]:
     return runs
 
 
+def _car_or_none(wcs: Any, shape: tuple[int, int], name: str) -> CarGeometry | None:
+    """The plain equatorial CAR geometry, or None for any other placeable celestial WCS.
+
+    None sends the plane to `WcsImageSource` (engine/wcsimage.py); a WCS that cannot be
+    placed on the sky at all raises `UnsupportedGeometry` with the reason.
+    """
+    from .geometry import UnsupportedGeometry
+    from .wcsimage import check_placeable
+
+    try:
+        return CarGeometry.from_wcs(wcs, shape, name=name)
+    except UnsupportedGeometry:
+        check_placeable(wcs, shape, name)
+        return None
+
+
 class FitsPlane(Plane):
     def __init__(self, provider: FitsProvider, hdul: Any, identity: tuple) -> None:
         path = shown_name(provider.filename)
@@ -165,7 +192,7 @@ class FitsPlane(Plane):
             except Exception as exc:
                 raise LayerUnavailable(f"{self._name}: unreadable WCS ({exc})") from None
         self.wcs = wcs.celestial if wcs.has_celestial else wcs
-        self.geometry = CarGeometry.from_wcs(wcs, self.shape, name=self._name)
+        self.geometry = _car_or_none(wcs, self.shape, self._name)
         self._compressed = type(hdu).__name__ == "CompImageHDU"
         self._lock = threading.Lock()
         self._hdu = hdu
@@ -182,6 +209,25 @@ class FitsPlane(Plane):
             if data is None or tuple(data.shape) != full_shape:
                 raise LayerUnavailable(f"{self._name}: the data unit is missing or truncated")
             self._data = data[self._plane_index] if self._plane_index else data
+
+    def points(self, iy: np.ndarray, ix: np.ndarray) -> np.ndarray:
+        if self._compressed:
+            return super().points(iy, ix)
+        try:
+            raw = self._data[iy, ix]
+        except (OSError, ValueError, TypeError) as exc:
+            raise LayerUnavailable(f"{self._name}: read failed ({exc})") from None
+        return self._converted(raw)
+
+    def _converted(self, raw: np.ndarray) -> np.ndarray:
+        out = np.asarray(raw, dtype=np.float32)
+        if self._blank is not None:
+            bad = raw == self._blank
+        if self._scale is not None:
+            out = out * np.float32(self._scale[0]) + np.float32(self._scale[1])
+        if self._blank is not None and bad.any():
+            out[bad] = np.nan
+        return out
 
     def read(self, rows: slice, cols: slice) -> np.ndarray:
         try:
@@ -213,10 +259,14 @@ class ArrayPlane(Plane):
         self.units = provider.units
         self._array = array
         self.wcs = provider.wcs.celestial if provider.wcs.has_celestial else provider.wcs
-        self.geometry = CarGeometry.from_wcs(provider.wcs, self.shape, name="in-memory map")
+        self._name = "in-memory map"
+        self.geometry = _car_or_none(provider.wcs, self.shape, self._name)
 
     def read(self, rows: slice, cols: slice) -> np.ndarray:
         return np.asarray(self._array[rows, cols], dtype=np.float32)
+
+    def points(self, iy: np.ndarray, ix: np.ndarray) -> np.ndarray:
+        return np.asarray(self._array[iy, ix], dtype=np.float32)
 
 
 @dataclass

@@ -216,6 +216,7 @@ class ResampledSource(LayerSource):
         hits = np.bincount(bins, minlength=t * t)
         empty = np.flatnonzero(hits == 0).astype(np.int32)
         ra, dec = self._pixel_centres(z, y, x)
+        empty = empty[self.within_bounds(ra[empty], dec[empty])]
         fill = self.lookup(ra[empty], dec[empty])
         entry = (_smallest_int(pix), bins, empty, _smallest_int(fill))
         INDEX_CACHE.set(key, entry)
@@ -280,17 +281,29 @@ class ResampledSource(LayerSource):
         Filled per level (not carried down), so a coarser level never counts a pixel twice.
         """
         empty = np.flatnonzero(hits.reshape(-1) == 0)
-        if empty.size == hits.size and self.bounds_miss(z, y, x):
+        no_centres = empty.size == hits.size
+        if no_centres and self.bounds_miss(z, y, x):
             return None
         out = mean.reshape(-1)
         fill = np.zeros(0, np.int64)
         if empty.size:
             ra, dec = self._pixel_centres(z, y, x)
+            empty = empty[self.within_bounds(ra[empty], dec[empty])]
             fill = self.lookup(ra[empty], dec[empty])
             out[empty] = self.values(fill)
-        if empty.size == hits.size and not self.present(fill).any():
+        if no_centres and not self.present(fill).any():
             return None
         return out.reshape(mean.shape)
+
+    def within_bounds(self, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+        """Which positions lie inside the footprint's edges (a cheap test before lookups)."""
+        b = self.bounds()
+        inside = (dec <= b["bounding_top"]) & (dec >= b["bounding_bottom"])
+        left, right = b["bounding_left"], b["bounding_right"]
+        if not (left == -180.0 and right == 180.0):
+            width = (right - left) % 360.0
+            inside &= ((ra - left) % 360.0) <= width
+        return inside
 
     def bounds_miss(self, z: int, y: int, x: int) -> bool:
         """Whether the tile lies wholly outside the footprint's Dec range (no lookups needed)."""

@@ -91,9 +91,17 @@ class SkyFrame:
         try:
             frame = wcs_to_celestial_frame(wcs)
         except ValueError as exc:
+            if str(wcs.wcs.ctype[wcs.wcs.lng if wcs.wcs.lng >= 0 else 0]).upper().startswith("SLON"):
+                # Supergalactic (SLON/SLAT): a frame astropy has, though its WCS
+                # mapping does not name it.
+                from astropy.coordinates import Supergalactic
+
+                return cls(Supergalactic())
             ctype = ", ".join(str(c) for c in wcs.wcs.ctype)
+            radesys = str(wcs.wcs.radesys).strip()
+            system = f"{ctype}, RADESYS {radesys}" if radesys else ctype
             raise UnknownFrame(
-                f"{where}: the coordinate system of {ctype} cannot be placed on the sky ({exc})"
+                f"{where}: the coordinate system of {system} cannot be placed on the sky ({exc})"
             ) from None
         if type(frame).__name__ not in _FIXED_FRAMES:
             raise UnknownFrame(
