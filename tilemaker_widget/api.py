@@ -28,6 +28,7 @@ DATA_TYPE = "application/octet-stream"
 #: (q8 = lossy WebP, q8png = lossless PNG, "Quantized tile format").
 DATA_FORMATS = ("f16", "f32", "q8", "q8png")
 TILE_CACHE_CONTROL = "private, max-age=3600"
+MAX_TOOL_LAYERS = 64  # layers one profile or values request may name
 
 
 @dataclass
@@ -106,6 +107,12 @@ class Api:
         r("GET", r"sources/(?P<sid>[^/]+)/table", self.source_table)
         r("GET", r"highlights/boxes", self.boxes)
         r("POST", r"register", self.register)
+        # Looking closer (docs/protocol.md "Profiles, values, distances and stacks").
+        r("GET", r"profile", self.profile)
+        r("GET", r"layers/(?P<lid>[^/]+)/profile", self.profile)
+        r("GET", r"values", self.values)
+        r("GET", r"distance", self.distance)
+        r("GET", r"layers/(?P<lid>[^/]+)/stack\.(?P<ext>\w+)", self.stack)
 
     def _route(self, method: str, pattern: str, handler: Handler) -> None:
         self.routes.append((method, re.compile(pattern + r"/?"), handler))
@@ -251,7 +258,9 @@ class Api:
             lo = default_lo if lo is None else lo
             hi = default_hi if hi is None else hi
         cmap = colour.cmap or layer_cmap(layer)
-        return RenderOptions(cmap, lo, hi, colour.stretch, colour.absolute).validate()
+        return RenderOptions(
+            cmap, lo, hi, colour.stretch, colour.absolute, colour.gamma, colour.contrast, colour.brightness
+        ).validate()
 
     def submap(self, lid: str, left: str, right: str, top: str, bottom: str, ext: str, query: dict[str, str], grants: Grants, **_: Any) -> Response:
         from .engine.cutout import SkyBox
@@ -283,6 +292,108 @@ class Api:
         vmin, vmax = self.engine.resolve_range(layer)
         units = self.engine.units(layer)
         return Response.json({**stats, "layer_id": lid, "vmin": vmin, "vmax": vmax, "units": units})
+
+    # -- looking closer --------------------------------------------------------
+    def _layers_named(self, query: dict[str, str], grants: Grants, lid: str | None = None) -> list[Layer]:
+        """The route's layer, or the ``layers`` parameter's comma-separated ids."""
+        if lid is not None:
+            return [self._layer(lid, grants)]
+        text = query.get("layers")
+        if text is None:
+            return []
+        ids = [t for t in (x.strip() for x in text.split(",")) if t]
+        if not ids or len(ids) > MAX_TOOL_LAYERS:
+            raise ApiError(400, f"layers must list 1 to {MAX_TOOL_LAYERS} comma-separated layer ids")
+        return [self._layer(x, grants) for x in ids]
+
+    def profile(self, query: dict[str, str], grants: Grants, lid: str | None = None, **_: Any) -> Response:
+        layers = self._layers_named(query, grants, lid)
+        if not layers:
+            raise ApiError(400, "a profile needs a layer: layers/{id}/profile or profile?layers=id1,id2")
+        a, b = Position.parse(query, "ra1", "dec1"), Position.parse(query, "ra2", "dec2")
+        step = None if query.get("step") is None else number(query["step"], "step") / 60.0
+        p = self.engine.profile(layers, a.ra, a.dec, b.ra, b.dec, step)
+        return Response.json(
+            {
+                "start": [a.ra, a.dec],
+                "end": [b.ra, b.dec],
+                "length_arcmin": float(p.distance[-1]) * 60.0,
+                "step_arcmin": p.step * 60.0,
+                "distance_arcmin": _finite(p.distance * 60.0),
+                "ra": _finite(p.ra),
+                "dec": _finite(p.dec),
+                "layers": [
+                    {"layer_id": x.layer_id, "name": x.name, "units": self.engine.units(x), "values": _finite(v)}
+                    for x, v in zip(layers, p.values, strict=True)
+                ],
+            }
+        )
+
+    def values(self, query: dict[str, str], grants: Grants, **_: Any) -> Response:
+        """Every layer's value at one position: those listed, else all the client may see."""
+        from .engine.errors import LayerUnavailable
+
+        pos = Position.parse(query)
+        layers = self._layers_named(query, grants) or self.catalogue.layers(grants)
+        out = []
+        for layer in layers:
+            place = self.catalogue.place(layer)
+            row: dict[str, Any] = {
+                "layer_id": layer.layer_id, "name": layer.name, "group": place.group.name,
+                "map": place.map.name, "band": place.band.name, "quantity": layer.quantity,
+            }
+            try:
+                answer = self.engine.pixel(layer, pos.ra, pos.dec)
+                row.update(value=answer["value"], units=answer["units"], x=answer["x"], y=answer["y"])
+            except LayerUnavailable as exc:  # one unreadable layer must not hide the others
+                row.update(value=None, units=layer.units, error=str(exc))
+            out.append(row)
+        return Response.json({"ra": pos.ra, "dec": pos.dec, "values": out})
+
+    def distance(self, query: dict[str, str], **_: Any) -> Response:
+        """The ruler: great-circle distance and position angle (east of north) from 1 to 2."""
+        from .engine import sphere
+
+        a, b = Position.parse(query, "ra1", "dec1"), Position.parse(query, "ra2", "dec2")
+        sep = float(sphere.separation(a.ra, a.dec, b.ra, b.dec))
+        pa = float(sphere.position_angle(a.ra, a.dec, b.ra, b.dec))
+        return Response.json(
+            {"start": [a.ra, a.dec], "end": [b.ra, b.dec], "separation_deg": sep,
+             "separation_arcmin": sep * 60.0, "position_angle_deg": pa}
+        )
+
+    def stack(self, lid: str, ext: str, query: dict[str, str], grants: Grants, **_: Any) -> Response:
+        """The layer stacked on a source group's positions: FITS (mean, median, count) or JSON."""
+        from .engine.stack import stack_hdulist
+
+        layer = self._layer(lid, grants)
+        sid = query.get("sources")
+        if not sid:
+            raise ApiError(400, "a stack needs sources={source group id}")
+        sg = self._source_group(sid, grants)
+        size = number(query.get("size"), "size") / 60.0
+        pixel = None if query.get("pixel") is None else number(query["pixel"], "pixel") / 60.0
+        ra = [s.ra for s in sg.sources]
+        dec = [s.dec for s in sg.sources]
+        st = self.engine.stack(layer, ra, dec, size, pixel)
+        ext = ext.lower()
+        if ext == "fits":
+            import io
+
+            out = io.BytesIO()
+            stack_hdulist(st, self.engine.units(layer), f"{layer.name} on {sg.name}").writeto(out)
+            name = re.sub(r"[^\w.+-]+", "_", f"stack_{layer.name}_{sg.name}")[:80] + ".fits"
+            return Response(200, out.getvalue(), "application/fits", {"Content-Disposition": f'attachment; filename="{name}"'})
+        if ext != "json":
+            raise ApiError(400, f"unknown stack format {ext!r}; use fits or json")
+        return Response.json(
+            {
+                "layer_id": lid, "sources": sid, "n_sources": st.n_sources, "n_given": st.n_given,
+                "pixel_arcmin": st.pixel * 60.0, "side": st.side, "units": self.engine.units(layer),
+                "mean": [_finite(row) for row in st.mean], "median": [_finite(row) for row in st.median],
+                "count": st.count.tolist(),
+            }
+        )
 
     # -- colour --------------------------------------------------------------
     def colourbar(self, cmap: str, **_: Any) -> Response:
@@ -406,6 +517,11 @@ class Api:
                 raise ApiError(403, f"{shown} is served under a grant: only its configured layers can be opened")
             out.append(match)
         return out
+
+
+def _finite(values: Any) -> list[float | None]:
+    """A float array as JSON numbers, NaN as null."""
+    return [None if v != v else v for v in values.tolist()]
 
 
 def _message(exc: BaseException, lid: str | None) -> str:

@@ -25,7 +25,13 @@ def _statuses() -> dict[type[BaseException], int]:
     # Imported on first use: the server extension's entry point must not pull in numpy.
     from .catalogue.inspect import NotAnImage
     from .engine.cutout import CutoutError
-    from .engine.errors import LayerForbidden, LayerMissing, LayerUnavailable, TileOutOfRange
+    from .engine.errors import (
+        LayerForbidden,
+        LayerMissing,
+        LayerUnavailable,
+        TileOutOfRange,
+        ToolError,
+    )
     from .engine.render import RenderError
 
     return {
@@ -36,6 +42,7 @@ def _statuses() -> dict[type[BaseException], int]:
         NotAnImage: 422,
         RenderError: 400,
         CutoutError: 400,
+        ToolError: 400,
     }
 
 

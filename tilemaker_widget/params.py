@@ -138,13 +138,21 @@ class ColourQuery:
     vmax: float | None
     stretch: str
     absolute: bool
+    gamma: float = 1.0
+    contrast: float = 1.0
+    brightness: float = 0.0
 
     @classmethod
     def parse(cls, query: Mapping[str, str]) -> ColourQuery:
         # Their range (float32) is checked with the colour map, by RenderOptions.validate.
         vmin, vmax = (None if query.get(k) is None else number(query[k], k) for k in ("vmin", "vmax"))
         stretch = name_text(query.get("stretch"), "stretch") or ("log" if flag(query, "log_norm") else "linear")
-        return cls(name_text(query.get("cmap"), "cmap"), vmin, vmax, stretch, flag(query, "abs"))
+        # Contrast controls (docs/protocol.md); their ranges are RenderOptions' rule too.
+        gamma, contrast, brightness = (
+            default if query.get(k) is None else number(query[k], k)
+            for k, default in (("gamma", 1.0), ("contrast", 1.0), ("brightness", 0.0))
+        )
+        return cls(name_text(query.get("cmap"), "cmap"), vmin, vmax, stretch, flag(query, "abs"), gamma, contrast, brightness)
 
 
 @dataclass(frozen=True)
@@ -155,8 +163,9 @@ class Position:
     dec: float
 
     @classmethod
-    def parse(cls, query: Mapping[str, str]) -> Position:
-        return cls(longitude(query.get("ra"), "ra"), latitude(query.get("dec"), "dec"))
+    def parse(cls, query: Mapping[str, str], ra: str = "ra", dec: str = "dec") -> Position:
+        """From the ``ra``/``dec`` values (or other names: ``ra1``/``dec1``)."""
+        return cls(longitude(query.get(ra), ra), latitude(query.get(dec), dec))
 
 
 @dataclass(frozen=True)

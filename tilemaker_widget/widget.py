@@ -162,6 +162,9 @@ class TileViewer(anywidget.AnyWidget):
             "tiles only (exact ones when the colour range needs them)."
         ),
     ).tag(sync=True)
+    gamma = Float(1.0, help="Gamma applied after the stretch (colour t → t^(1/gamma)); 0.1 to 10.").tag(sync=True)
+    contrast = Float(1.0, help="Contrast about mid-grey (t → contrast·(t − ½) + ½ + brightness); 0 to 10.").tag(sync=True)
+    brightness = Float(0.0, help="Brightness added after the contrast; −1 to 1.").tag(sync=True)
     catalogues = List(Dict(), read_only=True, help="Source catalogues shown (read-only; see add_catalogue).").tag(sync=True)
     boxes = List(Dict(), help="Boxes: id, name, top_left_ra/dec, bottom_right_ra/dec (degrees).").tag(sync=True)
     selected_box = Unicode("", help="Id of the selected box ('' for none).").tag(sync=True)
@@ -297,6 +300,16 @@ class TileViewer(anywidget.AnyWidget):
             if name in ("vmin", "vmax") or (name == "stretch" and value == "log"):
                 hint = "; use set_range(vmin, vmax[, stretch]) to change them together"
             raise TraitError(f"{exc}{hint}") from None
+        return value
+
+    @validate("gamma", "contrast", "brightness")
+    def _check_adjustment(self, proposal: Any) -> float:
+        from .engine.render import adjustment_problem
+
+        name, value = proposal["trait"].name, float(proposal["value"])
+        problem = adjustment_problem(**{name: value})
+        if problem:
+            raise TraitError(problem)
         return value
 
     @validate("center")
@@ -479,6 +492,99 @@ class TileViewer(anywidget.AnyWidget):
                 if value is not None:
                     out[k] = value
         return float(out) if scalar else out
+
+    # -- looking closer (tilemaker_widget/looking.py) ---------------------------
+    def profile(self, start: Any, end: Any, layers: Any = None, step: Any = None) -> Any:
+        """Values along the great circle from ``start`` to ``end``, as an astropy Table.
+
+        Parameters
+        ----------
+        start, end
+            Sky positions: [RA, Dec] in degrees, a ``SkyCoord`` or text.
+        layers
+            None for the layer shown, ``"band"`` for every layer of its band, or layer
+            ids/names.
+        step
+            Spacing (arcmin, or an angle Quantity); default the finest layer's pixel,
+            so every pixel along the arc is sampled.
+
+        Returns
+        -------
+        astropy.table.Table
+            ``distance`` (arcmin from start), ``ra``, ``dec`` (deg) and one column per
+            layer (named by the layer, in its units), NaN off the layer.
+
+        Examples
+        --------
+        >>> t = v.profile((150.0, 2.0), (151.0, 2.5), layers="band")
+        """
+        from . import looking
+
+        return looking.profile(self, start, end, layers, step)
+
+    def values_at(self, ra: Any, dec: Any = None, layers: Any = None) -> Any:
+        """The value of every layer (or the given ones) at one position, as a Table.
+
+        Columns ``layer_id``, ``name``, ``map``, ``band``, ``value`` (masked off the
+        layer) and ``units``. ``ra`` may be a position on its own (SkyCoord, text).
+        """
+        from . import looking
+
+        return looking.values_at(self, ra, dec, layers)
+
+    @staticmethod
+    def measure(start: Any, end: Any) -> Any:
+        """The ruler: ``separation`` and ``position_angle`` (east of north) as Angles."""
+        from . import looking
+
+        return looking.measure(start, end)
+
+    def stack(self, catalogue: Any, layer: str | None = None, size: Any = 10.0, pixel: Any = None) -> Any:
+        """Stack a layer on source positions: mean and median cutouts.
+
+        Parameters
+        ----------
+        catalogue
+            An overlaid catalogue (id or name), a ``SkyCoord`` or anything
+            `add_catalogue` reads.
+        layer
+            Layer id or name; default the layer shown.
+        size
+            The cutout's side (arcmin or a Quantity); an odd number of pixels.
+        pixel
+            The stack's pixel (default the layer's own).
+
+        Returns
+        -------
+        StackResult
+            ``mean``, ``median`` (``NDData`` with a TAN WCS whose reference (0, 0) is
+            the sources' position), ``count``, ``n_sources`` and ``hdulist`` (FITS).
+            Only the pixels under the cutouts are read.
+        """
+        from . import looking
+
+        return looking.stack(self, catalogue, layer, size, pixel)
+
+    # -- view state (tilemaker_widget/viewstate.py) ------------------------------
+    @property
+    def state(self) -> dict[str, Any]:
+        """The view as a plain dict: layer, colours, centre, zoom, overlays."""
+        from . import viewstate
+
+        return viewstate.state_of(self)
+
+    @classmethod
+    def from_state(cls, maps: Any, state: dict[str, Any], **kwargs: Any) -> TileViewer:
+        """A viewer of ``maps`` showing the view ``state`` (from `state`) describes."""
+        from . import viewstate
+
+        return viewstate.viewer_from_state(cls, maps, state, **kwargs)
+
+    def to_url(self, server_url: str) -> str:
+        """The full page's address showing this view (``server_url``: the Jupyter server)."""
+        from . import viewstate
+
+        return viewstate.page_url(server_url, self.state)
 
     # -- comm transport -------------------------------------------------------
     def _on_front_end_message(self, _widget: Any, content: Any, buffers: list) -> None:

@@ -287,7 +287,8 @@ class Engine:
         prep = self.prepare(layer)
         self._check(prep, z, y, x)
         key = cache_key(
-            "img", prep, z, y, x, ext, flip, opts.cmap, opts.vmin, opts.vmax, opts.stretch, opts.absolute
+            "img", prep, z, y, x, ext, flip, opts.cmap, opts.vmin, opts.vmax, opts.stretch, opts.absolute,
+            *((opts.gamma, opts.contrast, opts.brightness) if opts.adjusted else ()),
         )
         return self._encoded(key, prep, z, y, x, flip, lambda t: render.encode_image(t, opts, ext))
 
@@ -378,6 +379,20 @@ class Engine:
         result = src.aperture(ra, dec, radius_arcmin)
         self.cache.set(key, json.dumps(result).encode())
         return result
+
+    # -- looking closer (engine/profile.py, engine/stack.py) ---------------------
+    def profile(self, layers: list[Layer], ra1: float, dec1: float, ra2: float, dec2: float, step: float | None = None) -> Any:
+        """Every layer's exact values along the great circle (`profile.profile`)."""
+        from . import profile
+
+        return profile.profile([self.prepare(x) for x in layers], ra1, dec1, ra2, dec2, step)
+
+    def stack(self, layer: Layer, ra: Any, dec: Any, size: float, pixel: float | None = None) -> Any:
+        """Mean and median cutout of the layer around the positions (`stack.stack`)."""
+        from . import profile, stack
+
+        src = self.prepare(layer)
+        return stack.stack(src, ra, dec, size, profile.pixel_scale(src) if pixel is None else pixel)
 
     def resolve_range(self, layer: Layer) -> tuple[float, float]:
         """The layer's vmin/vmax with "auto" (or missing) replaced by 1–99 percentiles."""

@@ -21,3 +21,7 @@ class LayerForbidden(LayerUnavailable):
 
 class TileOutOfRange(LookupError):
     """A tile coordinate outside the layer's pyramid."""
+
+
+class ToolError(ValueError):
+    """A profile, stack or measurement that cannot be made as asked (antipodal ends...)."""

@@ -148,12 +148,23 @@ class CarGeometry:
 
     def sky_to_pixel(self, ra: float, dec: float) -> tuple[float, float]:
         """Fractional 0-based (x, y) of a sky position; x wraps onto the map if it can."""
-        period = 360.0 / abs(self.dra)
-        x = ((ra - self.ra0) / self.dra) % period
-        if x > self.nx - 0.5 and x - period >= -0.5:
-            x -= period
-        y = (dec - self.dec0) / self.ddec
+        x, y = self.sky_to_pixels(np.float64(ra), np.float64(dec))
         return float(x), float(y)
+
+    def sky_to_pixels(self, ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`sky_to_pixel` for arrays of positions."""
+        period = 360.0 / abs(self.dra)
+        x = ((np.asarray(ra, float) - self.ra0) / self.dra) % period
+        x = np.where((x > self.nx - 0.5) & (x - period >= -0.5), x - period, x)
+        y = (np.asarray(dec, float) - self.dec0) / self.ddec
+        return x, y
+
+    def nearest_pixels(self, ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column of the pixel containing each position (−1 off the map), int64."""
+        x, y = self.sky_to_pixels(ra, dec)
+        j, i = np.floor(x + 0.5).astype(np.int64), np.floor(y + 0.5).astype(np.int64)
+        inside = (j >= 0) & (j < self.nx) & (i >= 0) & (i < self.ny)
+        return np.where(inside, i, -1), np.where(inside, j, -1)
 
     def pixel_to_sky(self, x: float, y: float) -> tuple[float, float]:
         return (self.ra0 + x * self.dra) % 360.0, self.dec0 + y * self.ddec

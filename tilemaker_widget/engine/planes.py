@@ -109,6 +109,29 @@ class Plane:
                     out[np.ix_(rsel, csel)] = block[np.ix_(ii[rsel] - r0, jj[csel] - c0)]
         return out
 
+    def points(self, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
+        """Values at the pixels ``(ii[k], jj[k])`` (−1 = outside: NaN), float32.
+
+        Points are grouped into 64 × 64-pixel cells and each cell reads only the block
+        bounding its own points: a profile reads a thin band along its line and a stack
+        of cutouts no more than the cutouts, wherever the points lie on the map.
+        """
+        ii = np.asarray(ii, dtype=np.int64).ravel()
+        jj = np.asarray(jj, dtype=np.int64).ravel()
+        out = np.full(ii.shape, np.nan, dtype=np.float32)
+        ok = np.flatnonzero((ii >= 0) & (jj >= 0))
+        if ok.size == 0:
+            return out
+        cell = (ii[ok] >> 6) * ((self.shape[1] >> 6) + 1) + (jj[ok] >> 6)
+        order = np.argsort(cell, kind="stable")
+        for part in np.split(order, np.flatnonzero(np.diff(cell[order])) + 1):
+            k = ok[part]
+            r, c = ii[k], jj[k]
+            r0, c0 = int(r.min()), int(c.min())
+            block = self.read(slice(r0, int(r.max()) + 1), slice(c0, int(c.max()) + 1))
+            out[k] = block[r - r0, c - c0]
+        return out
+
 
 def _as_slices(pos: np.ndarray, src: np.ndarray) -> tuple[Any, Any]:
     """Slices equivalent to the index arrays when both are unit-step runs (the common case)."""

@@ -64,6 +64,34 @@ def lut_json(name: str) -> dict:
     }
 
 
+GAMMA_RANGE = (0.1, 10.0)
+CONTRAST_RANGE = (0.0, 10.0)
+BRIGHTNESS_RANGE = (-1.0, 1.0)
+
+
+def adjustment_problem(gamma: float = 1.0, contrast: float = 1.0, brightness: float = 0.0) -> str | None:
+    """What is wrong with gamma, contrast and brightness values, or None."""
+    for name, value, (lo, hi) in (
+        ("gamma", gamma, GAMMA_RANGE), ("contrast", contrast, CONTRAST_RANGE), ("brightness", brightness, BRIGHTNESS_RANGE)
+    ):
+        if not (np.isfinite(value) and lo <= value <= hi):
+            return f"{name} must be within [{lo:g}, {hi:g}], not {value:g}"
+    return None
+
+
+def adjust(t: np.ndarray, gamma: float, contrast: float, brightness: float) -> np.ndarray:
+    """VisiOmatic-style contrast controls on the stretched value t (docs/protocol.md).
+
+    ``t' = clip(contrast · (clip(t, 0, 1) − ½) + ½ + brightness, 0, 1) ^ (1 / gamma)``;
+    the identity for gamma = contrast = 1, brightness = 0. NaN stays NaN. The browser
+    applies the same formula (js/src/colour.js ``adjustFunction``).
+    """
+    with np.errstate(invalid="ignore"):
+        u = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0)
+        u = np.clip(contrast * (u - 0.5) + 0.5 + brightness, 0.0, 1.0)
+        return u ** (1.0 / gamma) if gamma != 1.0 else u
+
+
 @dataclass(frozen=True)
 class RenderOptions:
     cmap: str = "viridis"
@@ -71,6 +99,14 @@ class RenderOptions:
     vmax: float = 100.0
     stretch: str = "linear"
     absolute: bool = False
+    gamma: float = 1.0
+    contrast: float = 1.0
+    brightness: float = 0.0
+
+    @property
+    def adjusted(self) -> bool:
+        """Whether gamma, contrast or brightness change the colours."""
+        return (self.gamma, self.contrast, self.brightness) != (1.0, 1.0, 0.0)
 
     def problem(self) -> str | None:
         """What is wrong with these options, or None (the one rule for every route).
@@ -90,6 +126,9 @@ class RenderOptions:
             return f"vmin ({self.vmin:.9g}) must be less than vmax ({self.vmax:.9g})"
         if self.stretch == "log" and self.vmin <= 0:
             return f"a log stretch needs vmin > 0 (vmin is {self.vmin:.9g})"
+        adjustment = adjustment_problem(self.gamma, self.contrast, self.brightness)
+        if adjustment:
+            return adjustment
         try:
             lut(self.cmap)
         except RenderError as exc:
@@ -148,6 +187,8 @@ def colour_indices(values: np.ndarray, opts: RenderOptions) -> tuple[np.ndarray,
     """Colour index 0–255 per pixel and the NaN mask."""
     t = normalise(values, opts)
     bad = np.isnan(t)
+    if opts.adjusted:
+        t = adjust(t, opts.gamma, opts.contrast, opts.brightness)
     idx = np.floor(np.nan_to_num(t, nan=0.0) * 256.0)
     np.clip(idx, 0, 255, out=idx)
     return idx.astype(np.uint8), bad

@@ -320,6 +320,12 @@ class ResampledSource(LayerSource):
         x, y = self.pixel_xy(int(idx[0]))
         return x, y, v if math.isfinite(v) else None
 
+    def points(self, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+        idx = self.lookup(np.ravel(np.asarray(ra, float)), np.ravel(np.asarray(dec, float)))
+        known = np.flatnonzero(idx >= 0)
+        idx[known[~self.present(idx[known])]] = -1
+        return np.asarray(self.values(idx), dtype=np.float32)
+
     def sample(self, max_values: int) -> np.ndarray:
         values = self.spread(max_values)
         return values[np.isfinite(values)]

@@ -73,6 +73,15 @@ class LayerSource(ABC):
     def value_at(self, ra: float, dec: float) -> tuple[int | None, int | None, float | None]:
         """The exact value at (RA, Dec) with its pixel (x, y); Nones outside the layer."""
 
+    def points(self, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+        """The exact values at many positions (NaN outside the layer), float32.
+
+        What profiles and stacks read. This default asks `value_at` once per position;
+        kinds that can look many positions up at once do so.
+        """
+        out = [self.value_at(float(r), float(d))[2] for r, d in zip(np.ravel(ra), np.ravel(dec), strict=True)]
+        return np.array([np.nan if v is None else v for v in out], dtype=np.float32)
+
     @abstractmethod
     def sample(self, max_values: int) -> np.ndarray:
         """Finite real values (not averages) spread over the layer, at most ~``max_values``."""
@@ -139,6 +148,10 @@ class CarSource(LayerSource):
             return None, None, None
         v = float(self.plane.read(slice(y, y + 1), slice(x, x + 1))[0, 0])
         return x, y, v if math.isfinite(v) else None
+
+    def points(self, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+        ii, jj = self.plane.geometry.nearest_pixels(np.ravel(ra), np.ravel(dec))
+        return self.plane.points(ii, jj)
 
     def sample(self, max_values: int) -> np.ndarray:
         # Evenly spaced whole rows: cheap to read from a memory map, and real pixels.
