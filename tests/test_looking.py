@@ -21,7 +21,7 @@ from mapmaker import write_car
 from tilemaker_widget import TileViewer
 from tilemaker_widget.engine import render, sphere
 from tilemaker_widget.engine.cutout import SkyBox
-from tilemaker_widget.engine.planes import ArrayPlane
+from tilemaker_widget.engine.planes import ArrayPlane, Plane
 from tilemaker_widget.engine.source import CarSource
 from tilemaker_widget.engine.stack import stack
 
@@ -204,7 +204,10 @@ def test_values_at_across_three_layers(three):
 
 # -- stacks ---------------------------------------------------------------------------
 class CountingPlane(ArrayPlane):
-    """An in-memory plane that counts the pixels it is asked to read."""
+    """An in-memory plane that counts the pixels it reads, by blocks only (as a
+    compressed or derived plane reads)."""
+
+    points = Plane.points
 
     def __init__(self, provider):
         super().__init__(provider)

@@ -74,12 +74,24 @@ class Plane:
     def points(self, iy: np.ndarray, ix: np.ndarray) -> np.ndarray:
         """float32 values at pixels (iy[k], ix[k]) (all inside the plane).
 
-        This default reads the points' bounding block; planes with random access
-        (a memory map, an array) read only the points.
+        This default groups the points into 64 × 64-pixel cells and reads the block
+        bounding each cell's own points: a profile reads a thin band along its line,
+        a stack no more than its cutouts. Planes with random access (a memory map, an
+        array) read only the points.
         """
-        r0, c0 = int(iy.min()), int(ix.min())
-        block = self.read(slice(r0, int(iy.max()) + 1), slice(c0, int(ix.max()) + 1))
-        return block[iy - r0, ix - c0]
+        iy = np.asarray(iy, dtype=np.int64).ravel()
+        ix = np.asarray(ix, dtype=np.int64).ravel()
+        out = np.empty(iy.shape, dtype=np.float32)
+        if iy.size == 0:
+            return out
+        cell = (iy >> 6) * ((int(ix.max()) >> 6) + 1) + (ix >> 6)
+        order = np.argsort(cell, kind="stable")
+        for k in np.split(order, np.flatnonzero(np.diff(cell[order])) + 1):
+            r, c = iy[k], ix[k]
+            r0, c0 = int(r.min()), int(c.min())
+            block = self.read(slice(r0, int(r.max()) + 1), slice(c0, int(c.max()) + 1))
+            out[k] = block[r - r0, c - c0]
+        return out
 
     def gather(self, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
         """Values at rows ``ii`` × columns ``jj`` (−1 = outside: NaN), float32.
@@ -107,29 +119,6 @@ class Plane:
                     out[rpos, cpos] = block[rsrc, csrc]
                 else:
                     out[np.ix_(rsel, csel)] = block[np.ix_(ii[rsel] - r0, jj[csel] - c0)]
-        return out
-
-    def points(self, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
-        """Values at the pixels ``(ii[k], jj[k])`` (−1 = outside: NaN), float32.
-
-        Points are grouped into 64 × 64-pixel cells and each cell reads only the block
-        bounding its own points: a profile reads a thin band along its line and a stack
-        of cutouts no more than the cutouts, wherever the points lie on the map.
-        """
-        ii = np.asarray(ii, dtype=np.int64).ravel()
-        jj = np.asarray(jj, dtype=np.int64).ravel()
-        out = np.full(ii.shape, np.nan, dtype=np.float32)
-        ok = np.flatnonzero((ii >= 0) & (jj >= 0))
-        if ok.size == 0:
-            return out
-        cell = (ii[ok] >> 6) * ((self.shape[1] >> 6) + 1) + (jj[ok] >> 6)
-        order = np.argsort(cell, kind="stable")
-        for part in np.split(order, np.flatnonzero(np.diff(cell[order])) + 1):
-            k = ok[part]
-            r, c = ii[k], jj[k]
-            r0, c0 = int(r.min()), int(c.min())
-            block = self.read(slice(r0, int(r.max()) + 1), slice(c0, int(c.max()) + 1))
-            out[k] = block[r - r0, c - c0]
         return out
 
 

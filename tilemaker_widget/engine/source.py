@@ -151,7 +151,11 @@ class CarSource(LayerSource):
 
     def points(self, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
         ii, jj = self.plane.geometry.nearest_pixels(np.ravel(ra), np.ravel(dec))
-        return self.plane.points(ii, jj)
+        out = np.full(ii.shape, np.nan, dtype=np.float32)
+        on = np.flatnonzero(ii >= 0)
+        if on.size:
+            out[on] = self.plane.points(ii[on], jj[on])
+        return out
 
     def sample(self, max_values: int) -> np.ndarray:
         # Evenly spaced whole rows: cheap to read from a memory map, and real pixels.
