@@ -113,6 +113,12 @@ class Api:
         r("GET", r"values", self.values)
         r("GET", r"distance", self.distance)
         r("GET", r"layers/(?P<lid>[^/]+)/stack\.(?P<ext>\w+)", self.stack)
+        # Standard descriptions for GIS-style clients (ogc.py, docs/api.md "Standard tile metadata").
+        r("GET", r"layers/(?P<lid>[^/]+)/tilejson\.json", self.tilejson)
+        r("GET", r"tileMatrixSets", self.tile_matrix_sets)
+        r("GET", r"tileMatrixSets/(?P<tms>[^/]+)", self.tile_matrix_set)
+        r("GET", r"wmts(?:/1\.0\.0/WMTSCapabilities\.xml)?", self.wmts)
+        r("GET", r"ogc/(?P<lid>[^/]+)/(?P<tms>[^/]+)/(?P<z>-?\d+)/(?P<row>-?\d+)/(?P<col>-?\d+)\.(?P<ext>\w+)", self.ogc_tile)
 
     def _route(self, method: str, pattern: str, handler: Handler) -> None:
         self.routes.append((method, re.compile(pattern + r"/?"), handler))
@@ -125,7 +131,10 @@ class Api:
         query: dict[str, str] | None = None,
         body: bytes | None = None,
         grants: Grants = None,
+        root: str = "",
     ) -> Response:
+        """Answer one request. ``root`` is the API's absolute URL (ending in ``/``) for
+        documents that link to other routes; empty (relative links) on the comm."""
         path = path.strip("/")
         query = query or {}
         matched_path = False
@@ -137,7 +146,7 @@ class Api:
             if m != method:
                 continue
             try:
-                return handler(query=query, body=body, grants=grants, **match.groupdict())
+                return handler(query=query, body=body, grants=grants, root=root, **match.groupdict())
             except Exception as exc:
                 status = status_for(exc)
                 if status is None:
@@ -517,6 +526,76 @@ class Api:
                 raise ApiError(403, f"{shown} is served under a grant: only its configured layers can be opened")
             out.append(match)
         return out
+
+
+    # -- standard tile metadata (ogc.py) ---------------------------------------
+    def _described(self, grants: Grants) -> list[dict[str, Any]]:
+        return [self.describe(layer) for layer in self.catalogue.layers(grants)]
+
+    def tilejson(self, lid: str, query: dict[str, str], grants: Grants, root: str, **_: Any) -> Response:
+        from urllib.parse import urlencode
+
+        from .ogc import tilejson
+
+        desc = self.describe(self._layer(lid, grants))
+        if desc.get("error"):
+            raise ApiError(404, f"layer {lid!r} cannot be read: {desc['error']}")
+        # Colour options given here go into the tile URLs; credentials never do.
+        passed = urlencode({k: v for k, v in query.items() if k != "token"})
+        return Response.json(tilejson(desc, root, passed))
+
+    def tile_matrix_sets(self, grants: Grants, root: str, **_: Any) -> Response:
+        from .ogc import grid_of, tile_matrix_set
+
+        grids = sorted({g for d in self._described(grants) if (g := grid_of(d)) is not None})
+        sets = []
+        for tile_size, level in grids:
+            tms = tile_matrix_set(tile_size, level)
+            href = f"{root}tileMatrixSets/{tms['id']}"
+            sets.append({"id": tms["id"], "title": tms["title"], "crs": tms["crs"], "links": [
+                {"rel": "self", "href": href, "type": JSON, "title": tms["title"]},
+            ]})  # fmt: skip
+        return Response.json({"tileMatrixSets": sets})
+
+    def tile_matrix_set(self, tms: str, grants: Grants, **_: Any) -> Response:
+        from .ogc import grid_of, parse_tms_id, tile_matrix_set
+
+        grid = parse_tms_id(tms)
+        # Only the grids of layers this user may see exist for them.
+        if grid is None or grid not in {grid_of(d) for d in self._described(grants)}:
+            raise ApiError(404, f"unknown tile matrix set {tms!r} (see /tileMatrixSets)")
+        return Response.json(tile_matrix_set(*grid))
+
+    def wmts(self, query: dict[str, str], grants: Grants, root: str, **_: Any) -> Response:
+        from .ogc import wmts_capabilities
+
+        kvp = {k.lower(): v for k, v in query.items()}  # OGC KVP names are case-insensitive
+        request = kvp.get("request", "GetCapabilities").lower()
+        if request == "gettile":
+            missing = [k for k in ("layer", "tilematrixset", "tilematrix", "tilerow", "tilecol") if k not in kvp]
+            if missing:
+                raise ApiError(400, f"GetTile needs {', '.join(m.upper() for m in missing)}")
+            ext = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpg"}.get(kvp.get("format", "image/png"))
+            if ext is None:
+                raise ApiError(400, f"unknown FORMAT {kvp['format']!r}; use image/png, image/webp or image/jpeg")
+            return self.ogc_tile(kvp["layer"], kvp["tilematrixset"], kvp["tilematrix"], kvp["tilerow"], kvp["tilecol"], ext, query={}, grants=grants)
+        if request != "getcapabilities":
+            raise ApiError(400, f"unknown WMTS REQUEST {kvp['request']!r}; use GetCapabilities or GetTile")
+        body = wmts_capabilities(self._described(grants), root).encode()
+        return Response(200, body, "application/xml", {"Cache-Control": "private, no-cache"})
+
+    def ogc_tile(self, lid: str, tms: str, z: str, row: str, col: str, ext: str, query: dict[str, str], grants: Grants, **_: Any) -> Response:
+        """A tile addressed as the OGC documents do: tile matrix set, rows from the north."""
+        from .ogc import grid_of, tms_id
+
+        layer = self._layer(lid, grants)
+        if ext.lower() not in IMAGE_TYPES and ext.lower() not in DATA_FORMATS:
+            raise ApiError(400, f"unknown tile format {ext!r}; use png, webp, jpg, f16, f32, q8 or q8png")
+        grid = grid_of(self.describe(layer))
+        if grid is not None and tms != tms_id(*grid):
+            raise ApiError(404, f"layer {lid!r} is on tile matrix set {tms_id(*grid)!r}, not {tms!r}")
+        t = TileAddress.parse(z, row, col)
+        return self.tile(lid, str(t.z), str(2**t.z - 1 - t.y), str(t.x), ext, query, grants)
 
 
 def _finite(values: Any) -> list[float | None]:

@@ -64,10 +64,12 @@ class ApiHandler(APIHandler):
         query = {k: self.get_query_argument(k) for k in self.request.query_arguments}
         body = self.request.body if method == "POST" else None
         grants = self.grants()
+        # The API's own URL (as the client reached it) for documents linking to routes.
+        root = f"{self.request.protocol}://{self.request.host}{self._api_prefix()}"
         loop = asyncio.get_running_loop()
         try:
             response = await loop.run_in_executor(
-                rt.executor, lambda: rt.api.handle(method, path, query, body, grants)
+                rt.executor, lambda: rt.api.handle(method, path, query, body, grants, root)
             )
         except Exception:
             self.log.exception("tilemaker: unexpected failure on /%s", path)
@@ -88,6 +90,11 @@ class ApiHandler(APIHandler):
             self.finish()
             return
         self.finish(response.body, set_content_type=response.content_type)
+
+    def _api_prefix(self) -> str:
+        """The URL path the API was reached under: ``{base_url}tilemaker/`` or its ``tm/`` twin."""
+        root = url_path_join(self.base_url, "tilemaker") + "/"
+        return root + "tm/" if self.request.path.startswith(root + "tm/") else root
 
     def compute_etag(self) -> None:
         return None  # ours is set in _answer
