@@ -285,7 +285,8 @@ def test_iqu_cube_becomes_i_q_u(tmp_path, bunit, units, i_range, qu_range):
     assert m.name == "act_f150_map.fits"
     assert m.bands[0].name == "f150"
     layers = m.bands[0].layers
-    assert [x.name for x in layers] == ["I", "Q", "U"]
+    assert [x.name for x in layers] == ["I", "Q", "U", "P", "P/I", "ψ"]
+    layers = layers[:3]  # the planes (the derived P, P/I, ψ: tests/test_derived_polarization.py)
     assert [x.quantity for x in layers] == ["T (I)", "Q", "U"]
     assert [x.provider.index for x in layers] == [0, 1, 2]
     assert all(x.provider.hdu == 0 for x in layers)
@@ -349,7 +350,7 @@ def test_genconfig_round_trip_through_json(tmp_path):
     a = write_car(tmp_path / "a_f090.fits", np.zeros((3, NY, NX), np.float32), RES, RA_FIRST, DEC_FIRST, bunit="uK")
     b = write_car(tmp_path / "b_ivar.fits", np.ones((NY, NX), np.float32), RES, RA_FIRST, DEC_FIRST)
     cat = catalogue_from_fits([a, b])
-    assert len(cat) == 4
+    assert len(cat) == 7  # I, Q, U, P, P/I, ψ, ivar
     path = tmp_path / "generated.json"
     path.write_text(json.dumps(catalogue_to_dict(cat)))
     again = load_config(path)

@@ -41,20 +41,20 @@ def test_genconfig_layers_units_ranges_sources(sample, tmp_path):
     out = tmp_path / "config.json"
     r = run("genconfig", sample["map"], sample["ivar"], sample["catalogue"], "-o", out, "--name", "My maps")
     assert r.returncode == 0, r.stderr
-    assert "4 layers from 2 files" in r.stderr
+    assert "7 layers from 2 files" in r.stderr  # I, Q, U, P, P/I, ψ and ivar
     config = json.loads(out.read_text())
     (group,) = config["map_groups"]
     assert group["name"] == "My maps"
     layers = [x for m in group["maps"] for b in m["bands"] for x in b["layers"]]
     by_name = {x["name"]: x for x in layers}
-    assert len(layers) == 4 and {"I", "Q", "U"} <= set(by_name)
+    assert len(layers) == 7 and {"I", "Q", "U", "P", "P/I", "ψ"} <= set(by_name)
     for name, index in (("I", 0), ("Q", 1), ("U", 2)):
         x = by_name[name]
         assert x["units"] == "uK"
         assert x["provider"]["filename"] == str(sample["map"].resolve())
         assert x["provider"]["index"] == index and x["provider"]["hdu"] == 0
         assert x["vmin"] < 0 < x["vmax"] and x["vmin"] == -x["vmax"]
-    (ivar,) = [x for x in layers if x["name"] not in "IQU"]
+    (ivar,) = [x for x in layers if x["name"] == "ivar"]
     assert ivar["provider"]["filename"] == str(sample["ivar"].resolve())
     import astropy.units as u
 
@@ -67,7 +67,7 @@ def test_genconfig_layers_units_ranges_sources(sample, tmp_path):
     assert sg["provider"] == {"file_type": "json", "filename": str(sample["catalogue"].resolve())}
     # The file loads as a TileMaker config, sources included.
     cat = load_config(out)
-    assert len(cat.layers()) == 4
+    assert len(cat.layers()) == 7
     assert len(cat.source_groups[0].sources) == 20
 
 
@@ -76,7 +76,7 @@ def test_genconfig_to_stdout(sample):
     assert r.returncode == 0, r.stderr
     config = json.loads(r.stdout)
     assert config["source_groups"] == []
-    assert len(config["map_groups"][0]["maps"][0]["bands"][0]["layers"]) == 3
+    assert len(config["map_groups"][0]["maps"][0]["bands"][0]["layers"]) == 6  # I, Q, U, P, P/I, ψ
 
 
 @pytest.mark.parametrize(
@@ -212,7 +212,7 @@ def test_open_fits(sample):
     cli = Running("open", sample["map"], sample["catalogue"], "--port", port)
     try:
         info = check_serving(cli, port)
-        assert {x["name"] for x in info["layers"]} == {"I", "Q", "U"}
+        assert {x["name"] for x in info["layers"]} == {"I", "Q", "U", "P", "P/I", "ψ"}
         assert "statistics" in cli.output  # the warm-up progress
         root = f"http://127.0.0.1:{port}/tilemaker/"
         sources = http(root + "sources", info["token"]).json()
@@ -233,7 +233,7 @@ def test_serve_config_with_base_url(sample):
     )
     try:
         info = check_serving(cli, port, base="maps/")
-        assert len(info["layers"]) == 4
+        assert len(info["layers"]) == 7  # I, Q, U, P, P/I, ψ, ivar
         assert cli.interrupt() == 0
         assert port_closed(port)
     finally:
@@ -273,7 +273,7 @@ def test_dev_removes_its_folder(tmp_path):
         folder = Path(cli.wait_for(r"to (\S*tilemaker-widget-dev-\S*) …").group(1))
         info = check_serving(cli, port)
         assert folder.is_dir() and (folder / "sample_config.json").exists()
-        assert len(info["layers"]) == 4
+        assert len(info["layers"]) == 7  # I, Q, U, P, P/I, ψ, ivar
         root = f"http://127.0.0.1:{port}/tilemaker/"
         assert len(http(root + "sources/sample-sources", info["token"]).json()["sources"]) == 30
         t0 = time.monotonic()

@@ -32,7 +32,7 @@ def test_data_with_header(cube):
     path, data = cube
     header = fits.getheader(path)
     v = TileViewer((data, header))
-    assert [e["name"] for e in v.layers] == ["I", "Q", "U"]
+    assert [e["name"] for e in v.layers] == ["I", "Q", "U", "P", "P/I", "ψ"]
     assert v.layers[0]["units"] == "uK" and v.layers[0]["transport"] == "comm"
     wcs = WCS(header, naxis=2)
     ra, dec = (float(c) for c in wcs.wcs_pix2world(41, 17, 0))
@@ -65,7 +65,7 @@ def test_unshowable_file_refused_at_construction(cube, tmp_path):
     # A frame that cannot be placed cannot even be listed: left out, with a warning.
     with pytest.warns(UserWarning, match="cannot be placed"):
         v = TileViewer([path, solar], allow_errors=True)
-    assert len(v.layers) == 3
+    assert len(v.layers) == 6  # I, Q, U, P, P/I, ψ
     # Gnomonic and galactic maps are placed, listed without an error.
     tan = write_car(tmp_path / "tan.fits", np.zeros((50, 50), np.float32), RES, 10.0, 0.0, hdu_kind="tan")
     gal_header = car_header(RES, 10.0, 0.0)
@@ -74,7 +74,7 @@ def test_unshowable_file_refused_at_construction(cube, tmp_path):
     gal = tmp_path / "gal.fits"
     fits.PrimaryHDU(np.zeros((20, 30), np.float32), header=gal_header).writeto(gal)
     v = TileViewer([path, tan, gal])
-    assert len(v.layers) == 5 and not any("error" in x for x in v.layers)
+    assert len(v.layers) == 8 and not any("error" in x for x in v.layers)
 
 
 def test_sexagesimal_catalogue_files(cube, tmp_path):

@@ -15,7 +15,7 @@ def test_config_and_cache_from_tilemaker_environment(tmp_path):
     server = JupyterServer(tmp_path, env=env, name="env").start()
     try:
         layers = server.api("layers").json()
-        assert [x["name"] for x in layers] == ["I", "Q", "U", "ivar"]
+        assert [x["name"] for x in layers] == ["I", "Q", "U", "P", "P/I", "ψ", "ivar"]
         lid = layers[0]["layer_id"]
         r = server.api(f"layers/{lid}/0/0/1/tile.f16")
         assert r.status == 200

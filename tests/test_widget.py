@@ -59,7 +59,7 @@ def api(viewer: TileViewer, sent: Sent, path: str, query: dict | None = None, me
 def test_inputs(tmp_path, iqu):
     path, data = iqu
     v = TileViewer(path)
-    assert [e["name"] for e in v.layers] == ["I", "Q", "U"]
+    assert [e["name"] for e in v.layers] == ["I", "Q", "U", "P", "P/I", "ψ"]
     assert v.layers[0]["id"] == fits_layer_id(path, 0, 0)  # the server computes the same id
     assert v.layers[0]["transport"] == "http" and v.layers[0]["source"]["index"] == 0
     assert v.layers[0]["units"] == "uK" and v.layers[0]["shape"] == [120, 200]
@@ -67,11 +67,11 @@ def test_inputs(tmp_path, iqu):
     assert (v.vmin, v.vmax, v.cmap) == (-500.0, 500.0, "RdBu_r")
     # Centre of the map's footprint.
     assert v.center == pytest.approx([(20.1 - 10.0) % 360, -4.05], abs=0.06)
-    assert len(TileViewer(str(tmp_path / "*.fits")).layers) == 3
-    assert len(TileViewer([path, path]).layers) == 3  # the same planes are not duplicated
+    assert len(TileViewer(str(tmp_path / "*.fits")).layers) == 6
+    assert len(TileViewer([path, path]).layers) == 6  # the same planes are not duplicated
     hdul = fits.open(path)
     v = TileViewer(hdul)
-    assert [e["transport"] for e in v.layers] == ["comm"] * 3
+    assert [e["transport"] for e in v.layers] == ["comm"] * 6
     v = TileViewer(fits.PrimaryHDU(data[0], fits.getheader(path)))
     assert len(v.layers) == 1
     wcs = WCS(fits.getheader(path), naxis=2)
@@ -318,9 +318,9 @@ def test_one_file_is_one_map_group_in_kernel_and_server(tmp_path, rng, n_planes)
     path = write_car(tmp_path / "cube_f220.fits", rng.normal(size=shape).astype(np.float32), RES, 20.05, -10.05, bunit="uK")
     viewer = TileViewer(path)
     server = Api(Catalogue(), Engine(), PathPolicy(enabled=True))
-    names = {1: ["cube_f220"], 3: ["I", "Q", "U"], 4: [f"plane {k}" for k in range(4)]}[n_planes]
+    names = {1: ["cube_f220"], 3: ["I", "Q", "U", "P", "P/I", "ψ"], 4: [f"plane {k}" for k in range(4)]}[n_planes]
     assert [e["name"] for e in viewer.layers] == names
-    for entry in viewer.layers:
+    for entry in (e for e in viewer.layers if e["source"]):  # P, P/I, ψ come by the comm
         # What the front end sends (js/src/transport.js, `sync`).
         source = {"path": entry["source"]["path"], "name": entry["name"]}
         if entry["source"]["index"] is not None:
@@ -339,7 +339,9 @@ def test_one_file_is_one_map_group_in_kernel_and_server(tmp_path, rng, n_planes)
     if n_planes == 3:
         other = Api(Catalogue(), Engine(), PathPolicy(enabled=True))
         r = other.handle("POST", "register", body=json.dumps({"sources": [{"path": str(path), "name": "deep"}]}).encode())
-        assert [d["name"] for d in json.loads(r.body)["layers"]] == ["deep I", "deep Q", "deep U"]
+        assert [d["name"] for d in json.loads(r.body)["layers"]] == [
+            "deep I", "deep Q", "deep U", "deep P", "deep P/I", "deep ψ"
+        ]
         r = other.handle("POST", "register", body=json.dumps({"sources": [{"path": str(path), "name": 3}]}).encode())
         assert r.status == 400 and b"'name'" in r.body
 
@@ -350,7 +352,7 @@ def test_in_memory_planes_are_named_like_fits_planes(tmp_path, iqu):
     cube = np.concatenate([data, data[:1]])  # four planes
     assert [e["name"] for e in TileViewer((cube, wcs)).layers] == [f"plane {k}" for k in range(4)]
     v = TileViewer((data, wcs))
-    assert [e["name"] for e in v.layers] == ["I", "Q", "U"]
+    assert [e["name"] for e in v.layers] == ["I", "Q", "U", "P", "P/I", "ψ"]
     assert [e["quantity"] for e in v.layers] == [e["quantity"] for e in TileViewer(path).layers]
     assert v.layers[0]["map_group_id"] == "arrays" and v.layers[0]["provider"]["provider_type"] == "array"
 

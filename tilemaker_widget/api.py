@@ -476,7 +476,7 @@ class Api:
             except (NotAnImage, OSError, ValueError) as exc:
                 raise ApiError(422, str(exc)) from None
             if spec.index is not None:
-                layers = [x for x in layers if x.provider.index == spec.index]
+                layers = [x for x in layers if getattr(x.provider, "index", None) == spec.index]
                 if not layers:
                     raise ApiError(422, f"{spec.path}: no plane with index {spec.index}")
             granted = self._granted_layers(real)

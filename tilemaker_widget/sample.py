@@ -310,6 +310,16 @@ def write_sample(
         for m in group["maps"]:
             for b in m["bands"]:
                 for layer in b["layers"]:
-                    layer["provider"]["filename"] = Path(layer["provider"]["filename"]).name
+                    _relative(layer["provider"])
     paths["config"].write_text(json.dumps(config, indent=1))
     return paths
+
+
+def _relative(provider: dict) -> None:
+    """File names relative to the config's folder, in a provider and the ones it nests."""
+    if "filename" in provider:
+        provider["filename"] = Path(provider["filename"]).name
+    for value in provider.values():
+        for nested in value if isinstance(value, list) else [value]:
+            if isinstance(nested, dict):
+                _relative(nested)

@@ -42,10 +42,11 @@ ASSUMED_CONVENTION = "IAU"
 
 def _input_source(engine: Engine, provider: Any, what: str) -> LayerSource:
     from ..engine.errors import LayerUnavailable
+    from ..engine.source import CarSource
 
     src = engine.open(provider)
-    if getattr(src, "plane", None) is None:
-        raise LayerUnavailable(f"{what}: inputs of a derived layer must be pixel maps")
+    if not isinstance(src, CarSource):  # HEALPix, other projections: no shared pixel grid
+        raise LayerUnavailable(f"{what}: inputs of a derived layer must be plate carrée (CAR) pixel maps")
     return src
 
 
@@ -241,7 +242,8 @@ def polarization_function(quantity: str, convention: str) -> Any:
     if quantity == "P/I":
         return lambda v: np.hypot(v[0], v[1]) / v[2]
     if quantity == "angle":
-        return lambda v: np.float32(0.5) * np.degrees(np.arctan2(sign * v[1], v[0]))
+        # + 0.0 turns −0.0 into 0.0: U = 0, Q < 0 is 90°, not −90° (the range is (−90°, 90°]).
+        return lambda v: np.float32(0.5) * np.degrees(np.arctan2(sign * v[1] + np.float32(0.0), v[0]))
     raise ValueError(f"unknown polarization quantity {quantity!r}")
 
 
@@ -258,18 +260,20 @@ _POL_QUANTITY_TEXT = {"P": "polarized intensity", "P/I": "polarization fraction"
 
 
 def polarization_layers(
-    i: Layer, q: Layer, u: Layer, id_key: str, convention: str | None, description: str
+    i: Layer, q: Layer, u: Layer, id_key: str, convention: str | None, description: str, *, given: bool = False
 ) -> list[Layer]:
     """P, P/I and ψ layers next to a map's I, Q, U layers.
 
     ``id_key`` makes deterministic ids (the kernel and the server must agree);
     ``convention`` is what the map says (None: assumed IAU, and the description says so).
+    With ``given`` the providers carry it (arrays: no file to read POLCCONV from when the
+    layer opens); otherwise each opening reads the U map's POLCCONV again.
     """
     from .inspect import _temperature_scale
 
     scale = _temperature_scale(q.units)
     p_max = 50.0 * scale if scale is not None else "auto"
-    conv_text = convention or f"{ASSUMED_CONVENTION} assumed (no POLCCONV)"
+    conv_text = f"{convention} convention" if convention else f"{ASSUMED_CONVENTION} convention assumed: no POLCCONV"
     styles = {
         "P": {"vmin": 0.0 if scale is not None else "auto", "vmax": p_max, "cmap": "inferno", "units": q.units},
         "P/I": {"vmin": 0.0, "vmax": 0.3, "cmap": "magma", "units": None},
@@ -278,7 +282,8 @@ def polarization_layers(
     out = []
     for quantity in POL_QUANTITIES:
         provider = PolarizationProvider(
-            quantity, q.provider, u.provider, i.provider if quantity == "P/I" else None, convention
+            quantity, q.provider, u.provider, i.provider if quantity == "P/I" else None,
+            convention if given else None,
         )
         out.append(
             Layer(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import load_config
+from .derived import convention_from_header
 from .inspect import (
     ARRAYS_GROUP_ID,
     band_name,
@@ -57,7 +58,10 @@ def _is_pair(obj: Any) -> bool:
     return isinstance(obj, tuple) and len(obj) == 2 and (_is_wcs(obj[1]) or _is_header(obj[1]))
 
 
-def _array_layers(array: Any, wcs: Any, name: str, units: str | None = None) -> list[Layer]:
+def _array_layers(
+    array: Any, wcs: Any, name: str, units: str | None = None, convention: str | None = None
+) -> list[Layer]:
+    """One layer per plane; P, P/I and ψ too for an I/Q/U map (``convention``: its POLCCONV)."""
     import numpy as np
 
     from ..engine.wcsimage import check_placeable
@@ -81,6 +85,10 @@ def _array_layers(array: Any, wcs: Any, name: str, units: str | None = None) -> 
                 **default_style("sky", component, units),
             )
         )
+    if [x.name for x in out] == ["I", "Q", "U"]:
+        from .derived import polarization_layers
+
+        out += polarization_layers(*out, out[0].layer_id, convention, f"in-memory {name}", given=True)
     return out
 
 
@@ -172,11 +180,12 @@ def build_catalogue(maps: Any, allow_errors: bool = False, healpix: HealpixOptio
             cat.add_map_group(_array_group(layers, "healpix"))
         elif _is_pair(item):
             data, wcs = item
-            units = None
+            units = convention = None
             if _is_header(wcs):
                 units = parse_units(wcs.get("BUNIT"))
+                convention = convention_from_header(wcs)
                 wcs = _header_wcs(wcs, getattr(data, "ndim", 2))
-            layers = _array_layers(data, wcs, "array", units)
+            layers = _array_layers(data, wcs, "array", units, convention)
             cat.add_map_group(_array_group(layers, "array"))
         elif hasattr(item, "header") and hasattr(item, "data"):  # an astropy HDU
             if item.data is None:
@@ -184,7 +193,7 @@ def build_catalogue(maps: Any, allow_errors: bool = False, healpix: HealpixOptio
             name = item.header.get("EXTNAME") or "HDU"
             units = parse_units(item.header.get("BUNIT"))
             wcs = _header_wcs(item.header, item.data.ndim)
-            layers = _array_layers(item.data, wcs, name, units)
+            layers = _array_layers(item.data, wcs, name, units, convention_from_header(item.header))
             cat.add_map_group(_array_group(layers, name))
         elif hasattr(item, "wcs") and hasattr(item, "shape") and _is_wcs(item.wcs):  # pixell ndmap
             layers = _array_layers(item, item.wcs, "ndmap")

@@ -235,6 +235,12 @@ def layers_from_fits(
                 **default_style(kind, component, units),
             )
         )
+    if kind == "sky" and [x.name for x in layers] == ["I", "Q", "U"]:
+        from .derived import convention_from_header, fits_pol_key, polarization_layers
+
+        layers += polarization_layers(
+            *layers, fits_pol_key(path, index), convention_from_header(header), f"{path.name} HDU {index}"
+        )
     return layers
 
 

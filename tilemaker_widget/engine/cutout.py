@@ -103,6 +103,24 @@ def cut(plane: Plane, box: SkyBox) -> tuple[np.ndarray, Any]:
     return data, wcs
 
 
+def fits_text(text: str) -> str:
+    """``text`` in printable ASCII, as FITS header values must be: accents dropped, other
+    letters spelled by their Unicode name (``ψ`` → ``psi``, ``−`` → ``-``)."""
+    import unicodedata
+
+    out = []
+    for ch in unicodedata.normalize("NFKD", text):
+        if " " <= ch <= "~":
+            out.append(ch)
+        elif unicodedata.combining(ch):
+            continue
+        elif unicodedata.category(ch) == "Pd" or ch == "\u2212":
+            out.append("-")
+        else:
+            out.append(unicodedata.name(ch, "?").split()[-1].lower())
+    return "".join(out)
+
+
 def cutout_hdu(data: np.ndarray, wcs: Any, units: str | None, name: str) -> Any:
     """A float32 PrimaryHDU with the cutout's WCS, units and provenance."""
     from astropy.io import fits
@@ -111,7 +129,7 @@ def cutout_hdu(data: np.ndarray, wcs: Any, units: str | None, name: str) -> Any:
     if units:
         header["BUNIT"] = units
     header["ORIGIN"] = "tilemaker-widget"
-    header["OBJECT"] = name[:68]
+    header["OBJECT"] = fits_text(name)[:68]
     return fits.PrimaryHDU(np.ascontiguousarray(data, dtype=np.float32), header=header)
 
 
