@@ -166,3 +166,43 @@ def test_most_restrictive_input_grant_applies(tmp_path, maps):
     for path in ("layers/x", "layers/x/0/0/1/tile.f16", "histograms/data/x"):
         assert api.handle("GET", path, grants=frozenset()).status == 403, path
     assert api.handle("GET", "layers/x/0/0/1/tile.f16", grants=frozenset({"act"})).status in (200, 204)
+
+
+def test_add_layer_from_python(tmp_path, rng):
+    from tilemaker_widget import TileViewer
+    from tilemaker_widget.engine import datatile
+
+    f150 = rng.normal(0.0, 100.0, (3, NY, NX)).astype(np.float32)
+    f090 = rng.normal(0.0, 100.0, (3, NY, NX)).astype(np.float32)
+    p150 = write_car(tmp_path / "act_f150_map.fits", f150, RES, RA_FIRST, DEC_FIRST, bunit="uK")
+    p090 = write_car(tmp_path / "act_f090_map.fits", f090, RES, RA_FIRST, DEC_FIRST, bunit="uK")
+    coarse = write_car(tmp_path / "coarse.fits", f090[0, ::2, ::2].copy(), 2 * RES, RA_FIRST, DEC_FIRST, bunit="uK")
+    v = TileViewer([p150, p090, coarse])
+    n_before = len(v.layers)
+    lid = v.add_layer("f150I - f090I", name="f150 − f090", show=True)
+    assert v.layer == lid and len(v.layers) == n_before + 1
+    entry = v.layers[-1]
+    assert (entry["name"], entry["group"], entry["units"], entry["transport"]) == ("f150 − f090", "Derived", "uK", "comm")
+    assert entry["provider"]["expression"] == "f150I - f090I"
+    r, c = 12, 34
+    assert v.pixel_value(RA_FIRST - c * RES, DEC_FIRST + r * RES) == pytest.approx(float(f150[0, r, c] - f090[0, r, c]), rel=1e-5)
+    # Tiles through the kernel's API, as the browser asks for them.
+    n, t = entry["native_level"], entry["tile_size"]
+    reply = v._api.handle("GET", f"layers/{lid}/{n}/1/4/tile.f32")
+    tile, _ = datatile.decode(reply.body)
+    want = native_region(p150, f150[0], n, t, t, 2 * t, 4 * t, 5 * t) - native_region(p090, f090[0], n, t, t, 2 * t, 4 * t, 5 * t)
+    np.testing.assert_allclose(tile, want, rtol=1e-6, equal_nan=True)
+    assert v.add_layer("f150I - f090I") == lid and len(v.layers) == n_before + 1  # not twice
+    # Explicit inputs by name or id; a polarization layer is an input like any other.
+    ids = {e["name"]: e["id"] for e in v.layers if e["band"] == "f150"}
+    lid2 = v.add_layer("p / sqrt(q ** 2 + u ** 2)", inputs={"p": ids["P"], "q": ids["Q"], "u": ids["U"]})
+    assert v.pixel_value(RA_FIRST - c * RES, DEC_FIRST + r * RES, layer=lid2) == pytest.approx(1.0, rel=1e-5)
+    with pytest.raises(ValueError, match="names several layers"):
+        v.add_layer("I - Q")
+    with pytest.raises(ValueError, match="unknown layer 'f220I'"):
+        v.add_layer("f220I - f090I")
+    with pytest.raises(ValueError, match="different pixel grids"):
+        v.add_layer("f150I - coarse")
+    with pytest.raises(ValueError, match="not allowed"):
+        v.add_layer("f150I.__class__")
+    assert len(v.layers) == n_before + 2  # failed additions leave nothing behind

@@ -24,7 +24,7 @@ from .api import Api, PathPolicy
 from .catalogue.inputs import HealpixOptions, build_catalogue
 from .catalogue.model import FitsProvider, Layer, Place
 from .describe import describe_layer
-from .engine import Engine
+from .engine import Engine, LayerUnavailable
 from .engine.geometry import MIN_ZOOM, OVERZOOM
 from .engine.render import STRETCHES, RenderError, RenderOptions
 from .skypos import sky_position, sky_positions
@@ -360,6 +360,53 @@ class TileViewer(anywidget.AnyWidget):
     def _catalogue_entry(self, sid: str, color: str) -> dict[str, Any]:
         sg = self.catalogue.source_group(sid)
         return {"id": sid, "name": sg.name, "color": color, "visible": True, "n": len(sg.sources)}
+
+    def add_layer(
+        self, expression: str, name: str | None = None, inputs: dict[str, str] | None = None, *, show: bool = False
+    ) -> str:
+        """Add a layer computed from other layers (band math); returns its id.
+
+        Parameters
+        ----------
+        expression
+            An expression of layers, e.g. ``"f150I - f090I"`` or ``"(a - b) * sqrt(w)"``:
+            numbers, ``+ - * / **``, comparisons, ``and``/``or``/``not``, ``sqrt``, ``abs``,
+            ``log10``, ``log``, ``exp``, ``where(c, a, b)``, ``min``, ``max``, ``atan2``,
+            ``degrees``, unit names for constants (``3 * uK``). Checked against a whitelist,
+            never ``eval``-ed (docs/configuration.md#expression-band-math).
+        name
+            The layer's name (default: the expression).
+        inputs
+            Names of the expression → layer ids or names. Without it, a name is a layer
+            id, a unique layer name (``Q``), or band + name (``f150I``, ``f090_Q``).
+        show
+            Show the new layer at once.
+
+        Raises
+        ------
+        ValueError
+            Bad syntax, an unknown or ambiguous name, incompatible units, inputs on
+            different pixel grids (nothing is resampled).
+
+        Examples
+        --------
+        >>> v = TileViewer(["act_f150_map.fits", "act_f090_map.fits"])
+        >>> v.add_layer("f150I - f090I", name="f150 − f090", show=True)
+        """
+        from .catalogue.derived import expression_layer
+
+        def opens(layer: Layer) -> None:  # units and grids checked now, not at the first tile
+            try:
+                self._api.engine.describe(layer)
+            except LayerUnavailable as exc:
+                raise ValueError(str(exc)) from None
+
+        layer = expression_layer(self.catalogue, expression, name, inputs, check=opens)
+        if not any(e["id"] == layer.layer_id for e in self.layers):
+            self.set_trait("layers", [*self.layers, self._entry(self.catalogue.place(layer))])
+        if show:
+            self.layer = layer.layer_id
+        return layer.layer_id
 
     def add_catalogue(
         self,

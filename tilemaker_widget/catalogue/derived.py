@@ -415,3 +415,115 @@ def expression_layer_id(expression: str, inputs: dict[str, str]) -> str:
 
 def fits_pol_key(path: str | os.PathLike, hdu: int) -> str:
     return f"{os.path.realpath(os.fspath(path))}|{hdu}"
+
+
+DERIVED_GROUP_ID = "derived"
+"""The map group of expression layers added from Python (`TileViewer.add_layer`)."""
+
+
+def _identifier(text: str) -> str:
+    """A layer's name as an expression name: letters, digits, ``_`` (``P/I`` → ``P_I``)."""
+    out = re.sub(r"\W+", "_", text, flags=re.ASCII).strip("_")
+    return out if out and not out[0].isdigit() else "_" + out
+
+
+def expression_namespace(catalogue: Catalogue) -> dict[str, list[Layer]]:
+    """Every name an expression may give a layer by: its id, its name, band + name.
+
+    ``f150I`` is the layer named ``I`` in band ``f150``; names are made identifiers
+    (``P/I`` → ``P_I``). A name may be ambiguous (several layers): then it is refused.
+    """
+    names: dict[str, list[Layer]] = {}
+
+    def add(key: str, layer: Layer) -> None:
+        bucket = names.setdefault(key, [])
+        if layer not in bucket:
+            bucket.append(layer)
+
+    for place in catalogue.visible().places():
+        layer = place.layer
+        if _IDENTIFIER.match(layer.layer_id):
+            add(layer.layer_id, layer)
+        add(_identifier(layer.name), layer)
+        add(_identifier(place.band.name + layer.name), layer)
+        add(_identifier(f"{place.band.name}_{layer.name}"), layer)
+    return names
+
+
+def expression_layer(
+    catalogue: Catalogue,
+    expression: str,
+    name: str | None = None,
+    inputs: dict[str, str] | None = None,
+    check: Any = None,
+) -> Layer:
+    """An expression layer over layers of ``catalogue``, resolved and placed in its "Derived" group.
+
+    ``inputs`` maps names of the expression to layer ids or names; other names are looked
+    up in `expression_namespace`. ``check(layer)``, if given, runs before the layer is
+    placed (a failing layer is not added). Raises `ExpressionError` (a `ValueError`)
+    naming the problem: bad syntax, an unknown or ambiguous name.
+    """
+    from ..engine.expression import ExpressionError, names_in, parse
+    from .inspect import map_group_of
+
+    parse(expression)
+    namespace = expression_namespace(catalogue)
+    by_id = {x.layer_id: x for x in catalogue.layers()}
+    chosen: dict[str, str] = {}
+    for key, value in (inputs or {}).items():
+        if not isinstance(key, str) or not _IDENTIFIER.match(key):
+            raise ExpressionError(f"input name {key!r} is not an identifier")
+        target = by_id.get(value) or _unique(namespace, _identifier(str(value)), str(value))
+        chosen[key] = target.layer_id
+    for n in names_in(expression):
+        if n in chosen or n in _NON_INPUTS:
+            continue
+        if n not in namespace:
+            try:
+                from astropy import units as u
+
+                u.Unit(n, parse_strict="raise")
+                continue  # a unit such as uK
+            except (ValueError, TypeError):
+                pass
+        chosen[n] = _unique(namespace, n, n).layer_id
+    layer_id = expression_layer_id(expression, chosen)
+    layer = Layer(
+        layer_id=layer_id,
+        name=name or expression.strip(),
+        description=f"expression {expression.strip()}",
+        provider=ExpressionProvider(expression.strip(), chosen),
+        quantity="expression",
+        vmin="auto",
+        vmax="auto",
+        cmap="RdBu_r",
+    )
+    existing = catalogue.layer(layer_id)
+    if existing is not None:
+        return existing
+    try:
+        resolve_expressions(catalogue, [layer])
+    except ValueError as exc:
+        raise ExpressionError(str(exc)) from None
+    if check is not None:
+        check(layer)
+    (held,) = catalogue.add_map_group(
+        map_group_of([layer], layer.name, layer_id, "derived", group_id=DERIVED_GROUP_ID, group_name="Derived")
+    )
+    return held
+
+
+def _unique(namespace: dict[str, list[Layer]], key: str, shown: str) -> Layer:
+    from ..engine.expression import ExpressionError
+
+    found = namespace.get(key, [])
+    if len(found) == 1:
+        return found[0]
+    if found:
+        which = ", ".join(f"{x.layer_id} ({x.name})" for x in found[:6])
+        raise ExpressionError(
+            f"{shown!r} names several layers ({which}); use a layer id, band + name (f150I) or inputs={{...}}"
+        )
+    some = ", ".join(sorted(k for k in namespace if not k.startswith(("f", "m", "p", "x")) or len(k) < 12)[:20])
+    raise ExpressionError(f"unknown layer {shown!r} (names here: {some}; or give inputs={{name: layer id}})")
