@@ -83,7 +83,19 @@ class HealpixColumn:
     def by_position(self, pos: np.ndarray) -> np.ndarray:
         """float32 values of stored positions ``pos`` (NaN where blank)."""
         pos = np.asarray(pos, np.int64)
-        raw = self._values[pos] if self._rep == 1 else self._values[pos // self._rep, pos % self._rep]
+        n = pos.size
+        if n > 1 and pos[-1] - pos[0] == n - 1 and bool(np.all(pos[1:] > pos[:-1])):
+            # A run of positions (a whole-map pass): a slice of the memory map, not a gather.
+            start, stop = int(pos[0]), int(pos[-1]) + 1
+            if self._rep == 1:
+                raw = self._values[start:stop]
+            else:
+                r0, r1 = start // self._rep, (stop - 1) // self._rep + 1
+                raw = np.asarray(self._values[r0:r1]).reshape(-1)[start - r0 * self._rep : stop - r0 * self._rep]
+        elif self._rep == 1:
+            raw = self._values[pos]
+        else:
+            raw = self._values[pos // self._rep, pos % self._rep]
         out = np.asarray(raw, dtype=np.float32)
         if self._scale is not None:
             out = (raw * self._scale[0] + self._scale[1]).astype(np.float32)
@@ -166,13 +178,20 @@ class HealpixSource(ResampledSource):
         import healpy as hp
 
         lon, lat = self.frame.from_icrs(ra, dec)
-        return np.asarray(hp.ang2pix(self.nside, lon, lat, nest=self.nest, lonlat=True), np.int64)
+        theta = np.radians(90.0 - np.clip(lat, -90.0, 90.0))
+        return np.asarray(hp.ang2pix(self.nside, theta, np.radians(lon % 360.0), nest=self.nest), np.int64)
 
     def centres(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import healpy as hp
 
-        lon, lat = hp.pix2ang(self.nside, np.asarray(idx, np.int64), nest=self.nest, lonlat=True)
-        return self.frame.to_icrs(lon, lat)
+        idx = np.asarray(idx, np.int64)
+        if self.frame.is_icrs:
+            # (θ, φ) in radians and our own conversion: healpy's lonlat=True costs more
+            # than the pixel arithmetic itself.
+            theta, phi = hp.pix2ang(self.nside, idx, nest=self.nest)
+            return np.degrees(phi), 90.0 - np.degrees(theta)
+        # Unit vectors straight into the frame rotation: no (θ, φ) → (lon, lat) trip.
+        return self.frame.vectors_to_icrs(np.asarray(hp.pix2vec(self.nside, idx, nest=self.nest)))
 
     def values(self, idx: np.ndarray) -> np.ndarray:
         return self.column.by_pixel(idx)

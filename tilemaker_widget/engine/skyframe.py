@@ -144,6 +144,14 @@ class SkyFrame:
         c = SkyCoord(np.asarray(ra) * u.deg, np.asarray(dec) * u.deg, frame="icrs").transform_to(self.frame)
         return c.spherical.lon.deg % 360.0, c.spherical.lat.deg
 
+    def vectors_to_icrs(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Unit vectors (3, n) in this frame → ICRS (RA, Dec), degrees (no lon/lat trip)."""
+        if self.is_icrs:
+            return _lonlat(v)
+        if self._matrix is not None:
+            return _lonlat(self._matrix.T @ v)
+        return self.to_icrs(*_lonlat(v))
+
     def to_icrs(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(lon, lat) in this frame → ICRS (RA, Dec), degrees, RA in [0, 360)."""
         if self.is_icrs:
