@@ -73,21 +73,22 @@ class CombinationProvider:
 
         what = f"fits_combination '{self.function}'"
         sources = [_input_source(engine, p, what) for p in self.providers]
-        units = [s.units for s in sources]
-        known = sorted({x for x in units if x})
-        if self.function not in ("*", "/") and len(known) > 1:
-            raise LayerUnavailable(
-                f"{what}: the inputs have different units ({', '.join(known)}); "
-                f"'{self.function}' needs maps in one unit"
-            )
-        names = [f"a{k}" for k in range(len(sources))]
-        try:
-            unit = compile_expression(_fold_text(self.function, names), dict(zip(names, units, strict=True))).unit_string
-        except ExpressionError as exc:
-            raise LayerUnavailable(f"{what}: {exc}") from None
         key = ("fits_combination", self.function, *(s.key for s in sources))
 
-        def build() -> LayerSource:
+        def build() -> LayerSource:  # once per input identities: every request opens the layer
+            units = [s.units for s in sources]
+            known = sorted({x for x in units if x})
+            if self.function not in ("*", "/") and len(known) > 1:
+                raise LayerUnavailable(
+                    f"{what}: the inputs have different units ({', '.join(known)}); "
+                    f"'{self.function}' needs maps in one unit"
+                )
+            names = [f"a{k}" for k in range(len(sources))]
+            try:
+                text = _fold_text(self.function, names)
+                unit = compile_expression(text, dict(zip(names, units, strict=True))).unit_string
+            except ExpressionError as exc:
+                raise LayerUnavailable(f"{what}: {exc}") from None
             plane = FunctionPlane(fold(self.function), [s.plane for s in sources], key, unit, what)
             return CarSource(plane)
 
@@ -131,24 +132,25 @@ class ExpressionProvider:
             raise LayerUnavailable(f"expression {self.expression!r}: its inputs are not resolved")
         what = f"expression {self.expression!r}"
         sources = {n: _input_source(engine, layer.provider, what) for n, layer in self.resolved.items()}
-        units = {n: engine.units(layer) for n, layer in self.resolved.items()}
-        try:
-            compiled = compile_expression(self.expression, units)
-        except ExpressionError as exc:
-            raise LayerUnavailable(f"{what}: {exc}") from None
-        names = compiled.names or tuple(self.inputs)[:1]
-        if not names:
-            raise LayerUnavailable(f"{what}: an expression needs at least one input layer")
         key = (
             "expression",
-            compiled.text,
-            *(f"{n}={sources[n].key}={units[n]}" for n in names),
+            self.expression.strip(),
+            *(f"{n}={sources[n].key}={self.resolved[n].units}" for n in sorted(sources)),
         )
 
-        def run(values: Any) -> Any:
-            return compiled(dict(zip(names, values, strict=True)))
+        def build() -> LayerSource:  # once per input identities: every request opens the layer
+            units = {n: layer.units or sources[n].units for n, layer in self.resolved.items()}
+            try:
+                compiled = compile_expression(self.expression, units)
+            except ExpressionError as exc:
+                raise LayerUnavailable(f"{what}: {exc}") from None
+            names = compiled.names or tuple(self.inputs)[:1]
+            if not names:
+                raise LayerUnavailable(f"{what}: an expression needs at least one input layer")
 
-        def build() -> LayerSource:
+            def run(values: Any) -> Any:
+                return compiled(dict(zip(names, values, strict=True)))
+
             plane = FunctionPlane(run, [sources[n].plane for n in names], key, compiled.unit_string, what)
             return CarSource(plane)
 
@@ -198,20 +200,20 @@ class PolarizationProvider:
             if self.i is None:
                 raise LayerUnavailable(f"{what}: needs an I map")
             inputs.append(_input_source(engine, self.i, what))
-        convention, origin = self._convention(u)
-        fn = polarization_function(self.quantity, convention)
-        units = {"P": q.units, "P/I": None, "angle": "deg"}[self.quantity]
-        key = ("polarization", self.quantity, convention, *(s.key for s in inputs))
-        facts = {
-            "polarization": {
-                "quantity": self.quantity,
-                "convention": convention,
-                "convention_from": origin,
-                **({"angle": "degrees east of north (IAU), -90..90"} if self.quantity == "angle" else {}),
-            }
-        }
+        key = ("polarization", self.quantity, self.convention, *(s.key for s in inputs))
 
-        def build() -> LayerSource:
+        def build() -> LayerSource:  # once per input identities: every request opens the layer
+            convention, origin = self._convention(u)
+            fn = polarization_function(self.quantity, convention)
+            units = {"P": q.units, "P/I": None, "angle": "deg"}[self.quantity]
+            facts = {
+                "polarization": {
+                    "quantity": self.quantity,
+                    "convention": convention,
+                    "convention_from": origin,
+                    **({"angle": "degrees east of north (IAU), -90..90"} if self.quantity == "angle" else {}),
+                }
+            }
             plane = FunctionPlane(fn, [s.plane for s in inputs], key, units, what)
             return ComponentSource(plane, engine, inputs, fn, facts)
 
