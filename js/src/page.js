@@ -2,6 +2,7 @@
 // the API. The page is served at `{base_url}tilemaker/` or `{base_url}tilemaker/view`.
 
 import { PageModel } from "./model.js";
+import { Session } from "./session.js";
 import { HttpSource, getJson } from "./transport.js";
 import { Viewer } from "./viewer.js";
 
@@ -132,7 +133,7 @@ export async function mountPage(el, opts = {}) {
     selected_source: null,
   });
   el.classList.add("tmw-page");
-  const viewer = new Viewer(el, model, http);
+  const viewer = new Viewer(el, model, new Session(model, http));
   const fit = () => model.set("height", Math.max(300, window.innerHeight - viewer.toolbar.offsetHeight - viewer.statusEl.offsetHeight - 2));
   window.addEventListener("resize", fit);
   fit();

@@ -361,6 +361,13 @@ async function withTimeout(f, ms) {
 }
 
 /**
+ * How long the probe of the server extension may take. It runs once per model, from
+ * `initialize`, without holding it; a loaded server (a busy single-user node) may
+ * need seconds, and a probe given up for lost sends every tile through the kernel.
+ */
+const PROBE_TIMEOUT_MS = 10000;
+
+/**
  * Probe the server extension and build the widget's tile source.
  * @param {CommModel} model
  * @param {{document?: Document, fetch?: typeof fetch, timeoutMs?: number}} [opts]
@@ -379,7 +386,7 @@ export async function chooseTransport(model, opts = {}) {
       token: typeof config.token === "string" ? config.token : "",
     });
     try {
-      const resp = await withTimeout((signal) => candidate.request("GET", "status", undefined, null, signal), opts.timeoutMs ?? 3000);
+      const resp = await withTimeout((signal) => candidate.request("GET", "status", undefined, null, signal), opts.timeoutMs ?? PROBE_TIMEOUT_MS);
       if (resp.status === 200 && JSON.parse(responseText(resp)).name === "tilemaker-widget") http = candidate;
     } catch {
       /* no extension, wrong host, timeout: the comm serves everything */

@@ -3,6 +3,7 @@
 
 import { h } from "../dom.js";
 import { getJson } from "../transport.js";
+import { Events } from "../events.js";
 
 /** @typedef {import("../viewer.js").Viewer} Viewer */
 
@@ -60,6 +61,6 @@ export function createColormapPicker(viewer) {
     if (![...select.options].some((o) => o.value === name)) fill([...select.options].map((o) => o.value));
     select.value = name;
   });
-  viewer.on("lut", (lut) => drawSwatch(swatch, lut));
+  viewer.on(Events.LUT, (lut) => drawSwatch(swatch, lut));
   return { el };
 }

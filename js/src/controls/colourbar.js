@@ -1,7 +1,9 @@
 // Colour bar: the LUT across [vmin, vmax] through the current stretch, with units.
 
 import { lutIndex } from "../colour.js";
-import { formatValue, h } from "../dom.js";
+import { h } from "../dom.js";
+import { formatValue } from "../numbers.js";
+import { Events } from "../events.js";
 
 /** @typedef {import("../viewer.js").Viewer} Viewer */
 
@@ -51,9 +53,9 @@ export function createColourBar(viewer, className) {
       drawColourBar(canvas, viewer.lut, vmin, vmax, m.get("stretch") || "linear");
     }
   };
-  viewer.on("recolour", update);
-  viewer.on("lut", update);
-  viewer.on("layerinfo", update);
+  viewer.on(Events.RECOLOUR, update);
+  viewer.on(Events.LUT, update);
+  viewer.on(Events.LAYER_INFO, update);
   update();
   return { el, update };
 }

@@ -2,9 +2,10 @@
 // buttons (PageUp/PageDown or [ ] on the focused map do the same).
 
 import { h } from "../dom.js";
+import { Events } from "../events.js";
 
 /** @typedef {import("../viewer.js").Viewer} Viewer */
-/** @typedef {import("../viewer.js").LayerEntry} LayerEntry */
+/** @typedef {import("../layers.js").LayerEntry} LayerEntry */
 
 /**
  * @param {LayerEntry} l
@@ -47,8 +48,8 @@ export function createLayerMenu(viewer) {
   };
   rebuild();
   viewer.listen("change:layers", rebuild);
-  viewer.on("layers", rebuild);
-  viewer.on("layer", (id) => {
+  viewer.on(Events.LAYERS, rebuild);
+  viewer.on(Events.LAYER, (id) => {
     select.value = id;
   });
   return { el };

@@ -3,6 +3,7 @@
 // `catalogues` trait is Python's); a change made in Python still wins.
 
 import { h } from "../dom.js";
+import { Events } from "../events.js";
 
 /** @typedef {import("../viewer.js").Viewer} Viewer */
 /** @typedef {import("../overlays/catalogues.js").CatalogueOverlay} CatalogueOverlay */
@@ -52,8 +53,8 @@ export function createOverlayPanel(viewer, { catalogues, draw }) {
     }
     list.hidden = catalogues.items.size === 0;
   };
-  viewer.on("catalogues", render);
-  viewer.on("drawmode", (/** @type {boolean} */ on) => {
+  viewer.on(Events.CATALOGUES, render);
+  viewer.on(Events.DRAW_MODE, (/** @type {boolean} */ on) => {
     drawBtn.classList.toggle("tmw-active", on);
     drawBtn.setAttribute("aria-pressed", String(on));
   });

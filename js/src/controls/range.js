@@ -2,8 +2,10 @@
 // handles), percentile presets and a colour bar with units.
 
 import { lutIndex } from "../colour.js";
-import { formatValue, h } from "../dom.js";
+import { h } from "../dom.js";
+import { formatValue } from "../numbers.js";
 import { createColourBar } from "./colourbar.js";
+import { Events } from "../events.js";
 
 /** @typedef {import("../viewer.js").Viewer} Viewer */
 
@@ -238,12 +240,12 @@ export function createRangeControl(viewer) {
   viewer.listen("change:vmin", refresh);
   viewer.listen("change:vmax", refresh);
   viewer.listen("change:stretch", draw);
-  viewer.on("lut", draw);
-  viewer.on("layer", () => {
+  viewer.on(Events.LUT, draw);
+  viewer.on(Events.LAYER, () => {
     hist = null;
     draw();
   });
-  viewer.on("histogram", (/** @type {Histogram} */ hg) => {
+  viewer.on(Events.HISTOGRAM, (/** @type {Histogram} */ hg) => {
     hist = hg;
     draw();
   });

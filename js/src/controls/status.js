@@ -1,9 +1,11 @@
 // Status line: sky position under the cursor (degrees and sexagesimal), the pixel
 // value with units (exact, from `layers/{id}/pixel`), and the transport in use.
 
-import { formatValue, h } from "../dom.js";
+import { h } from "../dom.js";
+import { formatValue } from "../numbers.js";
 import { formatDec, formatRa, lngToRa } from "../sky.js";
 import { getJson, isAbort } from "../transport.js";
+import { Events } from "../events.js";
 
 /** @typedef {import("../viewer.js").Viewer} Viewer */
 
@@ -64,7 +66,7 @@ export function createStatusLine(viewer) {
     wanted = { ra, dec };
     clearTimeout(timer);
     timer = setTimeout(fetchValue, DEBOUNCE_MS);
-    viewer.emit("cursor", wanted);
+    viewer.emit(Events.CURSOR, wanted);
   };
   const onOut = () => {
     clearTimeout(timer);
@@ -76,12 +78,12 @@ export function createStatusLine(viewer) {
   };
   viewer.map.on("mousemove", onMove);
   viewer.map.on("mouseout", onOut);
-  viewer.on("layer", () => {
+  viewer.on(Events.LAYER, () => {
     value.textContent = "";
     showTransport();
   });
-  viewer.on("layers", showTransport);
-  viewer.on("layerinfo", showTransport);
+  viewer.on(Events.LAYERS, showTransport);
+  viewer.on(Events.LAYER_INFO, showTransport);
   showTransport();
   return {
     el,

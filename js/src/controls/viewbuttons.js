@@ -1,6 +1,7 @@
 // View buttons: graticule (off / sexagesimal / degrees), RA direction, full screen.
 
 import { h } from "../dom.js";
+import { Events } from "../events.js";
 
 /** @typedef {import("../viewer.js").Viewer} Viewer */
 
@@ -57,7 +58,7 @@ export function createViewButtons(viewer) {
   syncGrid();
   syncRa();
   viewer.listen("change:graticule", syncGrid);
-  viewer.on("labelmode", syncGrid);
-  viewer.on("radirection", syncRa);
+  viewer.on(Events.LABEL_MODE, syncGrid);
+  viewer.on(Events.RA_DIRECTION, syncRa);
   return { el: h("div", { class: "tmw-group tmw-view-buttons" }, grid, raDir, full) };
 }

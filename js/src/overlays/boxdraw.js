@@ -4,6 +4,7 @@
 import L from "leaflet";
 import { Disposer } from "../dom.js";
 import { boxFromDrag } from "./geometry.js";
+import { Events } from "../events.js";
 
 /** @typedef {import("../viewer.js").Viewer} Viewer */
 /** @typedef {import("./geometry.js").SkyBox} SkyBox */
@@ -42,7 +43,7 @@ export class BoxDrawTool {
   setActive(on) {
     this.active = on;
     this.viewer.map.getContainer().classList.toggle("tmw-drawing", on);
-    this.viewer.emit("drawmode", on);
+    this.viewer.emit(Events.DRAW_MODE, on);
   }
 
   /** True once for the click that ends a drawn box (the browser still sends it). */

@@ -8,6 +8,7 @@ import { h } from "../dom.js";
 import { formatDec, formatRa } from "../sky.js";
 import { downloadCutout } from "./download.js";
 import { boxArea, boxContains, boxDecSpan, boxLngSpan, nextBoxName } from "./geometry.js";
+import { Events } from "../events.js";
 
 /** @typedef {import("../viewer.js").Viewer} Viewer */
 /** @typedef {import("./geometry.js").SkyBox} SkyBox */
@@ -29,7 +30,7 @@ export class BoxOverlay {
     viewer.map.on("moveend viewreset", this.place);
     viewer.listen("change:boxes", () => this.sync());
     viewer.listen("change:selected_box", () => this.restyle());
-    viewer.on("radirection", this.place);
+    viewer.on(Events.RA_DIRECTION, this.place);
     this.sync();
   }
 

@@ -9,6 +9,7 @@ import { getJson } from "../transport.js";
 import { makeStamp, markerRadius, packRgba, parseHex, stamp } from "./markers.js";
 import { createSkyCanvasLayer } from "./skycanvas.js";
 import { PointIndex } from "./spatial.js";
+import { Events } from "../events.js";
 
 /** @typedef {import("../viewer.js").Viewer} Viewer */
 /** @typedef {import("./skycanvas.js").CanvasView} CanvasView */
@@ -69,7 +70,7 @@ export class CatalogueOverlay {
     this.layer = createSkyCanvasLayer(L, (img, px, view) => this.paint(img, px, view), () => viewer.tileSize);
     this.layer.addTo(viewer.map);
     viewer.listen("change:catalogues", () => this.sync());
-    viewer.on("radirection", () => {
+    viewer.on(Events.RA_DIRECTION, () => {
       for (const c of this.items.values()) this.project(c);
       this.layer.redraw();
     });
@@ -106,7 +107,7 @@ export class CatalogueOverlay {
       next.set(e.id, c);
     }
     this.items = next;
-    this.viewer.emit("catalogues");
+    this.viewer.emit(Events.CATALOGUES);
     this.layer.redraw();
   }
 
@@ -128,7 +129,7 @@ export class CatalogueOverlay {
       c.error = e instanceof Error ? e.message : String(e);
       console.warn(`tilemaker-widget: catalogue ${id} not loaded`, e);
     }
-    this.viewer.emit("catalogues");
+    this.viewer.emit(Events.CATALOGUES);
     this.layer.redraw();
   }
 
@@ -155,7 +156,7 @@ export class CatalogueOverlay {
     const c = this.items.get(id);
     if (!c || c.visible === on) return;
     c.visible = on;
-    this.viewer.emit("catalogues");
+    this.viewer.emit(Events.CATALOGUES);
     this.layer.redraw();
   }
 
