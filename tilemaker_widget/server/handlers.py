@@ -102,6 +102,11 @@ class ApiHandler(APIHandler):
     @web.authenticated
     @authorized
     async def get(self, path: str) -> None:
+        if path.strip("/") == "status":
+            # The widget probes status before its first POST (register), which needs the
+            # _xsrf cookie; pages that are not Jupyter's own (Voilà's) never set one.
+            # Reading the token sets the cookie, as Jupyter's pages do.
+            self.xsrf_token  # noqa: B018
         await self._answer("GET", path)
 
     @web.authenticated
