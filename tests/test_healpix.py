@@ -281,3 +281,39 @@ def test_tileviewer_takes_a_healpix_array_and_a_healpix_file(tmp_path):
     assert f.layers[0]["transport"] == "http" and f.layers[0]["provider"]["provider_type"] == "healpix"
     with pytest.raises(ValueError, match="12·Nside²"):
         TileViewer(np.zeros(1000), nside=8)
+
+
+def test_genconfig_command_accepts_a_healpix_file(tmp_path):
+    import subprocess
+    import sys
+
+    path = write(tmp_path / "wmap_like.fits", [sky(seed=1), sky(seed=2), sky(seed=3)], column_units="mK")
+    r = subprocess.run(
+        [sys.executable, "-m", "tilemaker_widget.cli", "genconfig", str(path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    layers = json.loads(r.stdout)["map_groups"][0]["maps"][0]["bands"][0]["layers"]
+    assert [x["name"] for x in layers] == ["I", "Q", "U"]
+    assert {x["provider"]["provider_type"] for x in layers} == {"healpix"}
+    assert layers[0]["units"] == "mK" and layers[1]["vmax"] == pytest.approx(0.05)
+
+
+def test_iqu_columns_share_one_whole_map_pass(tmp_path):
+    from tilemaker_widget.engine import healpix, resampled
+
+    maps = [sky(seed=k) for k in range(3)]
+    layers = layers_from_fits(write(tmp_path / "shared.fits", maps))
+    engine = Engine()
+    i_src, q_src, u_src = (engine.prepare(x) for x in layers)
+    level = i_src.overview_level()
+    assert level is not None
+    engine.data_tile(layers[0], 0, 0, 1)  # the pass for I makes Q's and U's too
+    assert {(q_src.key, level), (u_src.key, level)} <= set(healpix._PENDING)
+    alone = resampled.overview_pass([q_src], level)[0]
+    shared = healpix._PENDING[(q_src.key, level)]
+    for a, b in zip(alone, shared, strict=True):
+        np.testing.assert_array_equal(a, b)
+    tile = engine.data_tile(layers[1], 0, 0, 1)
+    assert (q_src.key, level) not in healpix._PENDING  # taken, not kept
+    np.testing.assert_array_equal(tile, Engine().data_tile(layers[1], 0, 0, 1))

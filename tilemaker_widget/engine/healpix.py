@@ -26,7 +26,7 @@ import numpy as np
 
 from .errors import LayerUnavailable
 from .geometry import grid_for_resolution
-from .resampled import CHUNK, ResampledSource, bounds_from_positions
+from .resampled import CHUNK, ResampledSource, bounds_from_positions, overview_pass
 from .skyframe import SkyFrame, UnknownFrame
 
 UNSEEN = -1.6375e30
@@ -157,6 +157,9 @@ def _sorted_pixels(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
 class HealpixSource(ResampledSource):
     """One HEALPix map (a column) as a layer on the full-sky grid."""
 
+    stokes_fields: list[int] = []
+    """The table's other I/Q/U columns (field numbers) when this column is one of them."""
+
     def __init__(self, column: HealpixColumn, frame: SkyFrame, key: str, units: str | None) -> None:
         import healpy as hp
 
@@ -172,6 +175,9 @@ class HealpixSource(ResampledSource):
         self.index_key = f"healpix|{self.nside}|{'nest' if self.nest else 'ring'}|{frame.name}"
         self._bounds: dict[str, float] | None = None
         self._lock = threading.Lock()
+        #: The other Stokes columns of the same table (opened on demand), whose
+        #: whole-map pass is made together with this one's.
+        self.siblings: Any = lambda: []
 
     # -- where the pixels are ------------------------------------------------
     def lookup(self, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
@@ -212,6 +218,28 @@ class HealpixSource(ResampledSource):
         # Half a pixel more: query_disc keeps pixels whose centres are inside.
         r = min(math.pi, math.radians(radius) + 0.5 * hp.nside2resol(self.nside))
         return np.asarray(hp.query_disc(self.nside, vec, r, inclusive=False, nest=self.nest), np.int64)
+
+    def overview_arrays(self, level: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """This column's whole-map pass; the I, Q and U columns of a file are made in one.
+
+        The siblings' results wait in `_PENDING` until the engine asks for their
+        overview (at most a few tens of MB each: the overview level's whole sky).
+        """
+        with _PENDING_LOCK:
+            ready = _PENDING.pop((self.key, level), None)
+        if ready is not None:
+            return ready
+        try:
+            siblings = [s for s in self.siblings() if s.index_key == self.index_key and s.key != self.key]
+        except (LayerUnavailable, OSError, ValueError):
+            siblings = []  # this column's own pass does not depend on them
+        results = overview_pass([self, *siblings], level)
+        with _PENDING_LOCK:
+            for sib, arrays in zip(siblings, results[1:], strict=True):
+                _PENDING[(sib.key, level)] = arrays
+            while len(_PENDING) > 8:  # never asked for (their layers never shown)
+                _PENDING.pop(next(iter(_PENDING)))
+        return results[0]
 
     def chunks(self) -> Iterator[np.ndarray]:
         for k in range(0, self.column.n_stored, CHUNK):
@@ -365,7 +393,23 @@ def open_healpix_file(path: str, hdu_index: int, field: int, identity: tuple) ->
         raise LayerUnavailable(str(exc)) from None
     units = parse_units(header.get(f"TUNIT{k}"))
     key = "hpx|" + "|".join(str(p) for p in identity) + f"|{hdu_index}|{field}"
-    return HealpixSource(column, frame, key, units)
+    src = HealpixSource(column, frame, key, units)
+    src.stokes_fields = _stokes_fields(header, field)
+    return src
+
+
+_PENDING: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_PENDING_LOCK = threading.Lock()
+
+
+def _stokes_fields(header: Any, field: int) -> list[int]:
+    """The other I/Q/U columns of a table, when ``field`` is one of them."""
+    from ..catalogue.healpix import stokes_component, value_columns
+
+    stokes = {f: stokes_component(name) for f, name in value_columns(header)}
+    if stokes.get(field) is None:
+        return []
+    return [f for f, c in stokes.items() if c is not None and f != field]
 
 
 class HealpixPool:
@@ -388,6 +432,8 @@ class HealpixPool:
                 self._sources.move_to_end(key)
                 return src
         src = open_healpix_file(identity[0], hdu_index, field, identity)
+        others = src.stokes_fields
+        src.siblings = lambda: [self.source(path, hdu, f) for f in others]
         with self._lock:
             self._sources[key] = src
             while len(self._sources) > self.max_sources:

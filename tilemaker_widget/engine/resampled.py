@@ -243,25 +243,13 @@ class ResampledSource(LayerSource):
         # Binning needs several layer pixels per grid pixel to be worth a pass.
         return level if level is not None and level < self.grid.native_level else None
 
+    def overview_arrays(self, level: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Whole-sky (sums, counts, hits) at ``level`` from one pass (see `overview_pass`)."""
+        return overview_pass([self], level)[0]
+
     def overview_tiles(self, level: int) -> Iterator[tuple[int, int, int, Tile]]:
         t = self.grid.tile_size
-        res = self.grid.resolution * 2 ** (self.grid.native_level - level)
-        nx, ny = self.grid.tiles_at(level)
-        w, h = nx * t, ny * t
-        sums = np.zeros(w * h, np.float64)
-        counts = np.zeros(w * h, np.int64)
-        hits = np.zeros(w * h, np.int64)
-        for idx in self.chunks():
-            ra, dec = self.centres(idx)
-            col = np.minimum(np.floor(((ra + 180.0) % 360.0) / res), w - 1)
-            row = np.clip(np.floor((90.0 - dec) / res), 0, h - 1)
-            b = (row * w + col).astype(np.int64)
-            v = self.values(idx)
-            ok = np.isfinite(v)
-            hits += np.bincount(b, minlength=w * h)
-            sums += np.bincount(b[ok], weights=v[ok], minlength=w * h)
-            counts += np.bincount(b[ok], minlength=w * h)
-        sums, counts, hits = (a.reshape(h, w) for a in (sums, counts, hits))
+        sums, counts, hits = self.overview_arrays(level)
         for z in range(level, -1, -1):
             g = 2 ** (level - z)
             tx, ty = self.grid.tiles_at(z)
@@ -354,6 +342,36 @@ class ResampledSource(LayerSource):
             values = self.values(idx[inside])
             values = values[np.isfinite(values)]
         return cutout.aperture_stats(values, ra, dec, radius_arcmin)
+
+
+def overview_pass(sources: list[ResampledSource], level: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """One pass over the pixels of layers sharing a pixelisation: (sums, counts, hits) each.
+
+    Rows are stored from the north, at ``level``'s resolution over the whole sky. The
+    pixel centres and their grid pixels are found once for all ``sources`` (the I, Q and
+    U columns of one HEALPix file share them); each source only adds its values.
+    """
+    first = sources[0]
+    t = first.grid.tile_size
+    res = first.grid.resolution * 2 ** (first.grid.native_level - level)
+    nx, ny = first.grid.tiles_at(level)
+    w, h = nx * t, ny * t
+    hits = np.zeros(w * h, np.int64)
+    sums = [np.zeros(w * h, np.float64) for _ in sources]
+    counts = [np.zeros(w * h, np.int64) for _ in sources]
+    for idx in first.chunks():
+        ra, dec = first.centres(idx)
+        col = np.minimum(np.floor(((ra + 180.0) % 360.0) / res), w - 1)
+        row = np.clip(np.floor((90.0 - dec) / res), 0, h - 1)
+        b = (row * w + col).astype(np.int64)
+        hits += np.bincount(b, minlength=w * h)
+        for k, src in enumerate(sources):
+            v = src.values(idx)
+            ok = np.isfinite(v)
+            sums[k] += np.bincount(b[ok], weights=v[ok], minlength=w * h)
+            counts[k] += np.bincount(b[ok], minlength=w * h)
+    hits2 = hits.reshape(h, w)
+    return [(s.reshape(h, w), c.reshape(h, w), hits2) for s, c in zip(sums, counts, strict=True)]
 
 
 class GridPlane(Plane):

@@ -117,3 +117,14 @@ class Runtime:
             self.log.warning("tilemaker: warm-up failed: %s", exc)
         finally:
             self.ready.set()
+        self._warm_up_healpix()
+
+    def _warm_up_healpix(self) -> None:
+        """Import healpy (1–3 s: it imports scipy) before a HEALPix layer's first request."""
+        try:
+            from ..catalogue.model import HealpixProvider
+
+            if any(isinstance(x.provider, HealpixProvider) for x in self.api.catalogue.layers()):
+                import healpy  # noqa: F401
+        except Exception as exc:  # never let warm-up kill anything
+            self.log.warning("tilemaker: warm-up failed: %s", exc)
