@@ -125,6 +125,7 @@ def test_fits_file_lands_at_its_icrs_position(tmp_path, case):
     cube = _write(tmp_path / f"{case}-iqu.fits", ctypes, extra, n_planes=3)
     v3 = TileViewer(cube)
     assert [x["name"] for x in v3.layers] == ["I", "Q", "U"]
+    assert not any("error" in x for x in v3.layers)  # no derived layers over a non-CAR map
     assert v3.pixel_value(c.ra.deg, c.dec.deg, layer="U") == 42.0
 
 

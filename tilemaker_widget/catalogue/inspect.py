@@ -177,6 +177,23 @@ def check_fits_start(path: str | os.PathLike, shown: str | os.PathLike) -> None:
     raise NotAnImage(f"{shown}: the primary header is longer than {MAX_PRIMARY_HEADER} bytes")
 
 
+def _plain_car(header: Any, shape: tuple[int, ...]) -> bool:
+    """Whether the map is plain equatorial CAR (derived layers combine only those)."""
+    import warnings
+
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    from ..engine.geometry import CarGeometry
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            CarGeometry.from_wcs(WCS(header, naxis=2), shape[-2:])
+    except Exception:  # noqa: BLE001 - not CAR, or an unreadable WCS (reported when opened)
+        return False
+    return True
+
+
 def _has_image(hdul: Any) -> bool:
     try:
         image_hdu_index(hdul, None)
@@ -235,7 +252,7 @@ def layers_from_fits(
                 **default_style(kind, component, units),
             )
         )
-    if kind == "sky" and [x.name for x in layers] == ["I", "Q", "U"]:
+    if kind == "sky" and [x.name for x in layers] == ["I", "Q", "U"] and _plain_car(header, shape):
         from .derived import convention_from_header, fits_pol_key, polarization_layers
 
         layers += polarization_layers(
