@@ -35,6 +35,16 @@ else
 fi
 npm --prefix js run build --silent
 
+echo "setup: building the JupyterLab extension (labextension/)"
+# @jupyterlab/builder reads the installed JupyterLab's core packages: JupyterLab first.
+.venv/bin/python -m pip install -q "jupyterlab>=4.2"
+if [ -f labextension/package-lock.json ]; then
+    npm --prefix labextension ci --no-audit --no-fund --loglevel=error
+else
+    npm --prefix labextension install --no-audit --no-fund --loglevel=error
+fi
+PYTHON="$PWD/.venv/bin/python" npm --prefix labextension run build --silent >/dev/null
+
 echo "setup: installing tilemaker-widget (editable) with test extras"
 SKIP_JUPYTER_BUILDER=1 .venv/bin/python -m pip install -q -e ".[test,docs]"
 .venv/bin/python -m pip install -q --no-deps tilemaker==3.1.0  # its viewer, served at tilemaker/tm/ (tests)
