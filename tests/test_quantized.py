@@ -209,3 +209,55 @@ def test_native_and_direct_levels_are_never_previews(tmp_path, engine, rng):
                     seen += 1
                     assert not datatile.is_preview(body)
     assert seen
+
+
+def test_deflated_f16_is_the_same_tile_in_fewer_bytes(tmp_path, engine, rng):
+    data = smooth_noisy(rng, (NY, NX))
+    data[:10] = np.nan
+    path = write_car(tmp_path / "m.fits", data, RES, RA_FIRST, DEC_FIRST)
+    layer = make_layer(path)
+    prep = engine.prepare(layer)
+    for z in range(prep.grid.native_level + 1):
+        nx, ny = prep.grid.tiles_at(z)
+        for y in range(ny):
+            for x in range(nx):
+                plain = engine.encoded_tile(layer, z, y, x, "f16", flip=True)
+                packed = engine.encoded_tile(layer, z, y, x, "f16z", flip=True)
+                if plain is None:
+                    assert packed is None
+                    continue
+                assert packed[:4] == b"TMWD" and packed[6] & datatile.FLAG_DEFLATE
+                assert packed[8:32] == plain[8:32]  # same header fields
+                assert len(packed) < len(plain)
+                a, ma = datatile.decode(plain)
+                b, mb = datatile.decode(packed)
+                np.testing.assert_array_equal(a, b)
+                assert ma == mb
+
+
+def test_deflated_f32_round_trip(rng):
+    v = rng.standard_normal((7, 9)).astype(np.float32)
+    v[2, 3] = np.nan
+    out, meta = datatile.decode(datatile.encode(v, "f32", deflate=True, preview=True))
+    np.testing.assert_array_equal(out, v)
+    assert meta["preview"]
+
+
+def test_prefetch_rows_points_at_the_rows_in_the_file(tmp_path, engine, rng):
+    """The read-ahead hint of previews names the right bytes (a cube plane, BITPIX −32)."""
+    from astropy.io import fits
+
+    from tilemaker_widget.sample import car_header
+
+    header, (ny, nx) = car_header(6.0, (60.0, 0.0), (-20.0, 20.0), n_components=3)
+    cube = rng.standard_normal((3, ny, nx)).astype(np.float32)
+    path = tmp_path / "cube.fits"
+    fits.PrimaryHDU(cube, header).writeto(path)
+    plane = engine.prepare(make_layer(path, index=2)).plane
+    start, row_bytes = plane._rows_at
+    assert row_bytes == nx * 4
+    with open(path, "rb") as f:
+        for r in (0, 7, ny - 1):
+            f.seek(start + r * row_bytes)
+            np.testing.assert_array_equal(np.frombuffer(f.read(row_bytes), ">f4"), cube[2, r])
+    plane.prefetch_rows(np.array([-1, 0, 5, 5, ny - 1]))  # a hint: no error, no effect on values

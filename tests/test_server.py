@@ -148,6 +148,7 @@ async def test_all_layers_and_auto_range(jp_fetch, tm_setup):
         ("jpg", "image/jpeg", b"\xff\xd8\xff"),
         ("f16", "application/octet-stream", b"TMWD"),
         ("f32", "application/octet-stream", b"TMWD"),
+        ("f16z", "application/octet-stream", b"TMWD"),
         ("q8", "application/octet-stream", b"TMWQ"),
         ("q8png", "application/octet-stream", b"TMWQ"),
     ],

@@ -24,9 +24,9 @@ from .params import BoxEdges, ColourQuery, Position, TileAddress, flag, number, 
 JSON = "application/json"
 IMAGE_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "jpeg": "image/jpeg"}
 DATA_TYPE = "application/octet-stream"
-#: Data tiles: exact (f16, f32, docs/protocol.md "Data tile format") and quantized
-#: (q8 = lossy WebP, q8png = lossless PNG, "Quantized tile format").
-DATA_FORMATS = ("f16", "f32", "q8", "q8png")
+#: Data tiles: exact (f16, f32, f16z = f16 deflated; docs/protocol.md "Data tile
+#: format") and quantized (q8 = lossy WebP, q8png = lossless PNG, "Quantized tile format").
+DATA_FORMATS = ("f16", "f32", "f16z", "q8", "q8png")
 TILE_CACHE_CONTROL = "private, max-age=3600"
 MAX_TOOL_LAYERS = 64  # layers one profile or values request may name
 
@@ -245,7 +245,7 @@ class Api:
                 return Response(200, body, DATA_TYPE, {"Cache-Control": "no-store", "X-Tilemaker-Preview": "1"})
             return Response(200, body, DATA_TYPE, {"Cache-Control": TILE_CACHE_CONTROL})
         if ext not in IMAGE_TYPES:
-            raise ApiError(400, f"unknown tile format {ext!r}; use png, webp, jpg, f16, f32, q8 or q8png")
+            raise ApiError(400, f"unknown tile format {ext!r}; use png, webp, jpg, f16, f32, f16z, q8 or q8png")
         opts = self._render_options(layer, query)
         body = self.engine.image_tile(layer, zi, yi, xi, "jpg" if ext == "jpeg" else ext, opts, flip)
         if body is None:

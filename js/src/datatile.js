@@ -20,6 +20,7 @@
  */
 
 export const HEADER_BYTES = 32;
+const FLAG_DEFLATE = 4;
 const MAGIC = [0x54, 0x4d, 0x57, 0x44]; // "TMWD"
 
 /** @type {Float32Array | null} */
@@ -82,6 +83,7 @@ export function decodeDataTile(data) {
   const bytes = dv.getUint8(5);
   if (bytes !== 2 && bytes !== 4) throw new Error(`unsupported value size ${bytes}`);
   const flags = dv.getUint16(6, true);
+  if (flags & FLAG_DEFLATE) throw new Error("a deflated data tile (tile.f16z): inflate it first (inflateDataTile)");
   const width = dv.getUint32(8, true);
   const height = dv.getUint32(12, true);
   const scale = dv.getFloat32(16, true);
@@ -113,4 +115,33 @@ export function decodeDataTile(data) {
     kind: "f16", width, height, values, min, max, finite,
     flipped: (flags & 1) === 1, preview, exact: !preview, bytes: values.byteLength,
   };
+}
+
+/**
+ * Undo `tile.f16z`'s compression: zlib-inflate the byte planes (the browser's own
+ * DecompressionStream) and interleave them back into little-endian values. A tile
+ * without the deflate flag comes back as it is.
+ * @param {ArrayBuffer | ArrayBufferView} data
+ * @returns {Promise<ArrayBuffer>}
+ */
+export async function inflateDataTile(data) {
+  const buf = toArrayBuffer(data);
+  if (buf.byteLength < HEADER_BYTES) throw new Error(`data tile too short (${buf.byteLength} bytes)`);
+  const dv = new DataView(buf);
+  const flags = dv.getUint16(6, true);
+  if (!(flags & FLAG_DEFLATE)) return buf;
+  const size = dv.getUint8(5);
+  const n = dv.getUint32(8, true) * dv.getUint32(12, true);
+  const body = new Blob([new Uint8Array(buf, HEADER_BYTES)]).stream().pipeThrough(new DecompressionStream("deflate"));
+  const planes = new Uint8Array(await new Response(body).arrayBuffer());
+  if (planes.length !== n * size) throw new Error(`deflated data tile holds ${planes.length} bytes, expected ${n * size}`);
+  const out = new ArrayBuffer(HEADER_BYTES + n * size);
+  const o = new Uint8Array(out);
+  o.set(new Uint8Array(buf, 0, HEADER_BYTES));
+  new DataView(out).setUint16(6, flags & ~FLAG_DEFLATE, true);
+  for (let k = 0; k < size; k++) {
+    const plane = planes.subarray(k * n, (k + 1) * n);
+    for (let i = 0, j = HEADER_BYTES + k; i < n; i++, j += size) o[j] = plane[i];
+  }
+  return out;
 }

@@ -5,10 +5,10 @@
 // Tiles arrive progressively (docs/protocol.md): a new view first gets quantized
 // tiles (`tile.q8`, ~8× smaller than float16), low levels of big maps even a
 // decimated preview first; then, whenever no first paint is in flight, the exact
-// `tile.f16` replaces each visible quantized tile ("refinement"). Any new view's
+// `tile.f16z` (float16, deflated) replaces each visible quantized tile ("refinement"). Any new view's
 // request aborts refinements in flight, so new views always come first.
 
-import { decodeDataTile } from "./datatile.js";
+import { decodeDataTile, inflateDataTile } from "./datatile.js";
 import { EXACT_FIRST_BYTES_PER_SECOND } from "./linkmeter.js";
 import { decodeQuantizedTile, needsExact } from "./quantized.js";
 import { apiTile } from "./sky.js";
@@ -52,6 +52,8 @@ export const QUALITIES = /** @type {Quality[]} */ (["auto", "exact", "fast"]);
  * @property {import("./quantized.js").ImageDecoder} [decodeImage]
  */
 
+/** The exact format: float16, deflated (0.4–0.8× the bytes of `tile.f16`). */
+const EXACT = "f16z";
 /** Exact tiles fetched at once when idle. */
 const REFINE_IN_FLIGHT = 2;
 /** Quiet time after the last first paint before refinement starts (a pan often follows a pan). */
@@ -92,7 +94,8 @@ export function createDataTileLayer(L, o) {
     o.meter.record(start, performance.now(), resp.body.byteLength);
     if (resp.status === 204) return null;
     if (resp.status >= 400) throw new ApiError(resp.status, errorMessage(resp), path);
-    return ext === "q8" ? decodeQuantizedTile(resp.body, o.decodeImage) : decodeDataTile(resp.body);
+    if (ext === "q8") return decodeQuantizedTile(resp.body, o.decodeImage);
+    return decodeDataTile(await inflateDataTile(resp.body));
   };
 
   /**
@@ -170,7 +173,7 @@ export function createDataTileLayer(L, o) {
     state.refining = ctrl;
     const abort = () => ctrl.abort();
     state.ctrl.signal.addEventListener("abort", abort, { once: true });
-    fetchTile(state, "f16", false, ctrl.signal)
+    fetchTile(state, EXACT, false, ctrl.signal)
       .then((data) => {
         if (ctrl.signal.aborted) return;
         state.refining = null;
@@ -196,8 +199,8 @@ export function createDataTileLayer(L, o) {
   /** The format of a new view's first request. */
   const firstFormat = () => {
     const q = o.quality();
-    if (q === "exact") return "f16";
-    if (q === "auto" && o.meter.bytesPerSecond() >= EXACT_FIRST_BYTES_PER_SECOND) return "f16";
+    if (q === "exact") return EXACT;
+    if (q === "auto" && o.meter.bytesPerSecond() >= EXACT_FIRST_BYTES_PER_SECOND) return EXACT;
     return "q8";
   };
 

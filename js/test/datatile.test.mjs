@@ -98,3 +98,25 @@ test("flag bit 1 marks a preview, never exact", () => {
   assert.equal(f.exact, true);
   assert.equal(f.kind, "f16");
 });
+
+test("inflates a deflated tile (byte planes) to the plain one", async () => {
+  const { inflateDataTile } = await import("../src/datatile.js");
+  const { deflateSync } = await import("node:zlib");
+  const values = [ONE, MINUS_TWO, NAN, HALF, MAX_HALF, SUBNORMAL];
+  const plain = buildTile({ width: 3, height: 2, flags: 1, scale: 4, min: -8, max: 262016, finite: 5, values });
+  const body = new Uint8Array(plain, 32);
+  const planes = new Uint8Array(12);
+  for (let i = 0; i < 6; i++) { planes[i] = body[2 * i]; planes[6 + i] = body[2 * i + 1]; }
+  const z = deflateSync(planes);
+  const packed = new Uint8Array(32 + z.length);
+  packed.set(new Uint8Array(plain, 0, 32));
+  packed.set(z, 32);
+  new DataView(packed.buffer).setUint16(6, 1 | 4, true);
+  assert.throws(() => decodeDataTile(packed.buffer), /inflate it first/);
+  const inflated = await inflateDataTile(packed.buffer);
+  assert.deepEqual(new Uint8Array(inflated), new Uint8Array(plain));
+  const t = decodeDataTile(inflated);
+  assert.equal(t.flipped, true);
+  assert.equal(t.values[0], 4);
+  assert.equal(await inflateDataTile(plain), plain); // not deflated: unchanged
+});

@@ -23,6 +23,8 @@ from .planes import PlanePool
 from .source import CarSource, LayerSource
 from .wcsimage import WcsImageSource
 
+#: Exact wire formats (the route's extension): value type and whether deflated.
+EXACT_FORMATS = {"f16": ("f16", False), "f32": ("f32", False), "f16z": ("f16", True)}
 #: Quantized wire formats (the route's extension) and their image codec.
 QUANTIZED_FORMATS = {"q8": "webp", "q8png": "png"}
 
@@ -201,20 +203,27 @@ class Engine:
     ) -> bytes | None:
         """The data tile in the wire format, or None when the tile misses the map.
 
-        ``fmt`` is ``f16``/``f32`` (`datatile`) or ``q8``/``q8png`` (`quantized`, over
+        ``fmt`` is ``f16``/``f32``/``f16z`` (`datatile`) or ``q8``/``q8png`` (`quantized`, over
         the layer's span). With ``preview``, a low-level tile whose whole-map average is
         not built yet comes at once as a decimated preview (flagged in its header, never
         cached) while the average is built in the background.
         """
         prep = self.prepare(layer)
         self._check(prep, z, y, x)
-        if fmt not in ("f16", "f32") and fmt not in QUANTIZED_FORMATS:
+        if fmt not in EXACT_FORMATS and fmt not in QUANTIZED_FORMATS:
             raise ValueError(f"unknown data tile format {fmt!r}")
         if preview and self._overview_pending(prep, z):
-            return self._preview_bytes(layer, prep, z, y, x, fmt, flip)
-        if fmt in ("f16", "f32"):
+            try:
+                return self._preview_bytes(layer, prep, z, y, x, fmt, flip)
+            finally:
+                # After the preview: the whole-map pass would compete for the disk.
+                self._start_overview(prep)
+        if fmt in EXACT_FORMATS:
+            kind, deflate = EXACT_FORMATS[fmt]
             key = cache_key("enc", prep, z, y, x, fmt, flip)
-            return self._encoded(key, prep, z, y, x, flip, lambda t: datatile.encode(t, fmt, mirrored=flip))
+            return self._encoded(
+                key, prep, z, y, x, flip, lambda t: datatile.encode(t, kind, mirrored=flip, deflate=deflate)
+            )
         codec = QUANTIZED_FORMATS[fmt]
         span = self.span(layer)
         key = cache_key("enc", prep, z, y, x, fmt, flip, repr(span.lo), repr(span.hi))
@@ -230,8 +239,9 @@ class Engine:
             return None
         if flip:
             tile = tile[:, ::-1]
-        if fmt in ("f16", "f32"):
-            return datatile.encode(tile, fmt, mirrored=flip, preview=True)
+        if fmt in EXACT_FORMATS:
+            kind, deflate = EXACT_FORMATS[fmt]
+            return datatile.encode(tile, kind, mirrored=flip, preview=True, deflate=deflate)
         # The statistics may still be on their way: then the preview is quantized over
         # its own range (the final tile brings the layer's span).
         span = self._known_span(layer) or _own_span(tile)
@@ -250,20 +260,23 @@ class Engine:
 
     # -- previews of the low levels -------------------------------------------
     def _overview_pending(self, prep: LayerSource, z: int) -> bool:
-        """True (and the build started) when level z waits for the whole-map average."""
+        """True when level z comes from the whole-map average and that is not built yet."""
         level = prep.overview_level()
         if level is None or z > level:
             return False
-        if self.cache.get(cache_key("tile", prep, 0, 0, 0)) is not None:
-            return False
+        return self.cache.get(cache_key("tile", prep, 0, 0, 0)) is None
+
+    def _start_overview(self, prep: LayerSource) -> None:
+        """Build the whole-map average in a background thread (one at a time per layer)."""
+        level = prep.overview_level()
         with self._lock:
-            if prep.key not in self._building:
-                self._building.add(prep.key)
-                threading.Thread(
-                    target=self._build_overview_in_background, args=(prep, level),
-                    name="tilemaker-overview", daemon=True,
-                ).start()
-        return True
+            if level is None or prep.key in self._building:
+                return
+            self._building.add(prep.key)
+        threading.Thread(
+            target=self._build_overview_in_background, args=(prep, level),
+            name="tilemaker-overview", daemon=True,
+        ).start()
 
     def _build_overview_in_background(self, prep: LayerSource, level: int) -> None:
         try:
@@ -428,4 +441,4 @@ def _unpack_tile(data: bytes, size: int) -> np.ndarray | None:
     return np.frombuffer(data, np.float32, offset=4).reshape(size, size)
 
 
-__all__ = ["QUANTIZED_FORMATS", "Engine", "LayerUnavailable", "TileOutOfRange", "cache_key", "flip_x"]
+__all__ = ["EXACT_FORMATS", "QUANTIZED_FORMATS", "Engine", "LayerUnavailable", "TileOutOfRange", "cache_key", "flip_x"]

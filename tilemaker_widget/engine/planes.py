@@ -93,6 +93,9 @@ class Plane:
             out[k] = block[r - r0, c - c0]
         return out
 
+    def prefetch_rows(self, rows: np.ndarray) -> None:
+        """Ask the OS to start reading these rows now (a hint; no-op where unknown)."""
+
     def gather(self, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
         """Values at rows ``ii`` × columns ``jj`` (−1 = outside: NaN), float32.
 
@@ -221,6 +224,37 @@ class FitsPlane(Plane):
             if data is None or tuple(data.shape) != full_shape:
                 raise LayerUnavailable(f"{self._name}: the data unit is missing or truncated")
             self._data = data[self._plane_index] if self._plane_index else data
+        # Where each row starts in the file, for prefetch_rows (uncompressed data only;
+        # astropy's data offset is private, so a missing one just disables the hint).
+        self._path = str(identity[0])
+        self._rows_at: tuple[int, int] | None = None
+        offset = getattr(hdu, "_data_offset", None)
+        if not self._compressed and isinstance(offset, int):
+            row_bytes = self.shape[1] * abs(int(header.get("BITPIX", -32))) // 8
+            flat = int(np.ravel_multi_index(self._plane_index, leading)) if leading else 0
+            self._rows_at = (offset + flat * self.shape[0] * row_bytes, row_bytes)
+
+    def prefetch_rows(self, rows: np.ndarray) -> None:
+        """Start reading scattered rows at once (``POSIX_FADV_WILLNEED``).
+
+        A decimated preview reads one row in 32 of a 5 GB map: row by row on a cold disk
+        (or a parallel file system) that is ~5 ms of latency each, ~2 s in all; hinted
+        first, the OS fetches them concurrently (~0.1 s measured here).
+        """
+        if self._rows_at is None or not hasattr(os, "posix_fadvise"):
+            return
+        start, row_bytes = self._rows_at
+        try:
+            fd = os.open(self._path, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            for r in np.unique(rows[rows >= 0]):
+                os.posix_fadvise(fd, start + int(r) * row_bytes, row_bytes, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
     def points(self, iy: np.ndarray, ix: np.ndarray) -> np.ndarray:
         if self._compressed:

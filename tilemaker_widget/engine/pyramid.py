@@ -106,6 +106,7 @@ def preview_tile(plane: Plane, mapping: GridMapping, z: int, y: int, x: int) -> 
         return None
     f = 2 ** (mapping.grid.native_level - z)
     ii, jj = ii[f // 2 :: f], jj[f // 2 :: f]
+    plane.prefetch_rows(ii)
     out = np.full((len(ii), len(jj)), np.nan, np.float32)
     for rpos, r0, rn, rs in _progressions(ii):
         rsl = slice(r0, r0 + rn * rs, rs) if rs > 0 else slice(r0 + (rn - 1) * rs, r0 + 1, -rs)
