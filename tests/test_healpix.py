@@ -156,7 +156,11 @@ def test_unseen_is_transparent_and_partial_maps(tmp_path, engine):
     layer = layers_from_fits(path)[0]
     pd = engine.describe(layer)
     assert pd["shape"] == [disc.size - 1]
-    assert 115.0 - 15 < pd["bounding_left"] + 360 % 360 and pd["bounding_top"] == pytest.approx(-20.0, abs=1.5)
+    # The disc's edges (RA 120° ± 10°/cos 30°), to within the ~1° of the footprint's rule.
+    half = np.degrees(np.arcsin(np.sin(np.radians(10.0)) / np.cos(np.radians(30.0))))
+    assert pd["bounding_left"] == pytest.approx(120.0 - half, abs=2.5)
+    assert pd["bounding_right"] == pytest.approx(120.0 + half, abs=2.5)
+    assert pd["bounding_top"] == pytest.approx(-20.0, abs=1.5)
     assert pd["bounding_bottom"] == pytest.approx(-40.0, abs=1.5)
     z, y, x, row, col = tile_of(pd, *hp.pix2ang(NSIDE, disc[7], lonlat=True))
     tile = engine.data_tile(layer, z, y, x)

@@ -266,20 +266,33 @@ class HealpixSource(ResampledSource):
             return self._bounds
 
     def _footprint(self) -> dict[str, float]:
-        """Edges of the stored pixels' centres, padded by a pixel (one pass, partial maps)."""
-        ras, decs = [], []
-        for idx in self.chunks():
-            ra, dec = self.centres(idx)
-            # Keep RA at 0.1° resolution only: enough to find the footprint's RA gap.
-            ras.append(np.unique(np.round(ra, 1)))
-            decs.append(np.array([dec.min(), dec.max()]) if dec.size else np.zeros(0))
-        ra = np.concatenate(ras) if ras else np.zeros(0)
-        dec = np.concatenate(decs) if decs else np.zeros(0)
+        """Edges of the stored pixels (partial maps): one pass over the PIXEL column.
+
+        Marks the Nside-64 parent of every stored pixel (NESTED numbers shifted right),
+        then takes the parents' centres padded by a parent pixel: a few tenths of a
+        second for tens of millions of pixels, with edges at most ~1° wide of the truth.
+        """
+        import healpy as hp
+
+        coarse = 64
+        if self.nside > coarse and self.nside & (self.nside - 1) == 0:
+            shift = 2 * int(round(math.log2(self.nside // coarse)))
+            mask = np.zeros(12 * coarse**2, bool)
+            for idx in self.chunks():
+                nest = idx if self.nest else hp.ring2nest(self.nside, idx)
+                mask[nest >> shift] = True
+            ra, dec = self.frame.vectors_to_icrs(np.asarray(hp.pix2vec(coarse, np.flatnonzero(mask), nest=True)))
+            pad = math.degrees(hp.nside2resol(coarse))
+        else:
+            parts = [self.centres(idx) for idx in self.chunks()]
+            ra = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0)
+            dec = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
+            pad = self.pixel_scale
         if not dec.size:
             return bounds_from_positions(ra, dec, False, False)
-        pad = self.pixel_scale
         north, south = bool(dec.max() + pad >= 90.0), bool(dec.min() - pad <= -90.0)
-        b = bounds_from_positions(ra, dec, north, south)
+        cos = max(math.cos(math.radians(min(89.0, max(abs(dec.max()), abs(dec.min()))))), 0.02)
+        b = bounds_from_positions(ra, dec, north, south, min_gap=min(90.0, 4.0 * pad / cos), pad=pad / cos)
         b["bounding_top"] = min(90.0, b["bounding_top"] + pad)
         b["bounding_bottom"] = max(-90.0, b["bounding_bottom"] - pad)
         return b

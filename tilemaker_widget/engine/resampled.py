@@ -414,10 +414,14 @@ class GridPlane(Plane):
         return self.source.values(self.source.lookup(ra, dec)).reshape(i.size, j.size)
 
 
-def bounds_from_positions(ra: np.ndarray, dec: np.ndarray, north: bool, south: bool) -> dict[str, float]:
+def bounds_from_positions(
+    ra: np.ndarray, dec: np.ndarray, north: bool, south: bool, min_gap: float = 1.0, pad: float = 0.0
+) -> dict[str, float]:
     """The edges of a footprint from positions on it (RA may wrap), in TileMaker's convention.
 
     ``north``/``south`` say whether the footprint holds a pole: then it spans every RA.
+    An RA gap narrower than ``min_gap`` degrees is the positions' own spacing, not an
+    edge; the RA edges are widened by ``pad`` degrees.
     """
     if ra.size == 0:
         return {"bounding_left": -180.0, "bounding_right": 180.0, "bounding_top": 90.0, "bounding_bottom": -90.0}
@@ -429,9 +433,9 @@ def bounds_from_positions(ra: np.ndarray, dec: np.ndarray, north: bool, south: b
         s = np.sort(np.unique(np.round(ra % 360.0, 9)))
         gaps = np.diff(np.concatenate([s, [s[0] + 360.0]]))
         k = int(np.argmax(gaps))
-        if gaps[k] > 1.0:
-            lo = float(s[(k + 1) % s.size])
-            width = 360.0 - float(gaps[k])
+        if gaps[k] > max(min_gap, 2.0 * pad):
+            lo = float(s[(k + 1) % s.size]) - pad
+            width = 360.0 - float(gaps[k]) + 2.0 * pad
             left = (lo + 180.0) % 360.0 - 180.0
             right = left + width
             if right > 180.0:
