@@ -15,6 +15,8 @@ npm --prefix js test --silent
 npm --prefix js run typecheck --silent
 echo "== python tests"
 python -m pytest tests --ignore=tests/browser -q -p no:cacheprovider
+echo "== astropy image display API suite (Python 3.12 venv)"
+bash scripts/aida.sh
 if [ -d tests/browser ]; then
     echo "== browser tests"
     python -m pytest tests/browser -q -p no:cacheprovider

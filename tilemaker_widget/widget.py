@@ -20,9 +20,10 @@ import anywidget
 import traitlets
 from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, observe, validate
 
+from .aida import AidaMethods
 from .api import Api, PathPolicy
 from .catalogue.inputs import HealpixOptions, build_catalogue
-from .catalogue.model import FitsProvider, Layer, Place
+from .catalogue.model import Catalogue, FitsProvider, Layer, Place
 from .describe import describe_layer
 from .engine import Engine, LayerUnavailable
 from .engine.geometry import MIN_ZOOM, OVERZOOM
@@ -102,13 +103,17 @@ def _shared() -> tuple[Engine, ThreadPoolExecutor]:
         return _engine, _executor
 
 
-class TileViewer(anywidget.AnyWidget):
+class TileViewer(AidaMethods, anywidget.AnyWidget):
     """Pan and zoom huge CAR sky maps in a notebook cell.
+
+    Also astropy's image display API (``load_image``, ``set_cuts``, ``set_viewport``,
+    ``load_catalog``, ``save``…; tilemaker_widget/aida.py), so code written for
+    astrowidgets or Imviz drives it unchanged.
 
     Parameters
     ----------
     maps
-        FITS path(s) or a glob (``"maps/*.fits"``), a TileMaker config JSON path, an
+        Nothing (an empty viewer, filled by `add_maps` or ``load_image``), FITS path(s) or a glob (``"maps/*.fits"``), a TileMaker config JSON path, an
         astropy HDU or HDUList, ``(array, wcs)`` or ``(array, header)`` (an astropy
         FITS ``Header``), a pixell ``ndmap``, a `Catalogue`, or a list mixing these.
         A (3, ny, nx) map becomes three layers I, Q, U. HEALPix FITS files are shown
@@ -175,7 +180,7 @@ class TileViewer(anywidget.AnyWidget):
 
     def __init__(
         self,
-        maps: Any,
+        maps: Any = None,
         *,
         allow_errors: bool = False,
         nside: int | None = None,
@@ -184,26 +189,26 @@ class TileViewer(anywidget.AnyWidget):
         **state: Any,
     ) -> None:
         healpix = HealpixOptions(nside, nest, coord) if nside is not None or nest or coord else None
-        self.catalogue = build_catalogue(maps, allow_errors=allow_errors, healpix=healpix)
+        self.catalogue = Catalogue() if maps is None else build_catalogue(maps, allow_errors=allow_errors, healpix=healpix)
         engine, self._executor = _shared()
         self._api = Api(self.catalogue, engine, PathPolicy(enabled=False))
         entries = [self._entry(place) for place in self.catalogue.visible().places()]
-        first = entries[0]
         super().__init__()
         self.set_trait("layers", entries)
         with self.hold_trait_notifications():
-            try:
-                self.layer = self._layer_id(state.pop("layer", first["id"]))
-            except UnknownLayer as exc:
-                raise TraitError(str(exc)) from None
-            self._apply_layer_defaults(self.layer)
+            if entries:  # an empty viewer shows nothing until maps are added
+                try:
+                    self.layer = self._layer_id(state.pop("layer", entries[0]["id"]))
+                except UnknownLayer as exc:
+                    raise TraitError(str(exc)) from None
+                self._apply_layer_defaults(self.layer)
             if "vmin" in state and "vmax" in state:
                 self.vmin, self.vmax = state.pop("vmin"), state.pop("vmax")
             for key, value in state.items():
                 if not self.has_trait(key) or key.startswith("_") or key == "layers":
                     raise TypeError(f"TileViewer got an unknown argument {key!r}")
                 setattr(self, key, value)
-        if "center" not in state:
+        if "center" not in state and entries:
             self.center = self._default_center(self.layer)
         if self.catalogue.boxes and "boxes" not in state:
             self.boxes = [b.to_json() for b in self.catalogue.boxes]
@@ -360,6 +365,39 @@ class TileViewer(anywidget.AnyWidget):
     def _catalogue_entry(self, sid: str, color: str) -> dict[str, Any]:
         sg = self.catalogue.source_group(sid)
         return {"id": sid, "name": sg.name, "color": color, "visible": True, "n": len(sg.sources)}
+
+    def add_maps(
+        self,
+        maps: Any,
+        *,
+        show: bool = True,
+        allow_errors: bool = False,
+        nside: int | None = None,
+        nest: bool = False,
+        coord: str | None = None,
+    ) -> list[str]:
+        """Add maps (anything the constructor takes, same options) to the viewer.
+
+        Returns the new layers' ids; ``show`` shows the first of them.
+        """
+        healpix = HealpixOptions(nside, nest, coord) if nside is not None or nest or coord else None
+        added = build_catalogue(maps, allow_errors=allow_errors, healpix=healpix)
+        known = {e["id"] for e in self.layers}
+        ids = []
+        for group in added.map_groups:
+            for layer in self.catalogue.add_map_group(group):
+                if layer.layer_id not in known:
+                    known.add(layer.layer_id)
+                    ids.append(layer.layer_id)
+        places = [self.catalogue.place(self.catalogue.layer(i)) for i in ids]
+        self.set_trait("layers", [*self.layers, *(self._entry(p) for p in places)])
+        if show and ids:
+            first = not self.layer  # an empty viewer: the new layer's defaults and centre
+            self.layer = ids[0]
+            if first:
+                self._apply_layer_defaults(ids[0])
+                self.center = self._default_center(ids[0])
+        return ids
 
     def add_layer(
         self, expression: str, name: str | None = None, inputs: dict[str, str] | None = None, *, show: bool = False
