@@ -5,6 +5,7 @@
 //   s = stretch(u)                                   (below; s(0) = 0, s(1) = 1)
 //   index = min(255, floor(256 · s))                 (matplotlib's Colormap(N=256) rule)
 // NaN → (0, 0, 0, 0). ±Infinity clip like any other out-of-range value.
+// Gamma, contrast and brightness then act on s (`adjustFunction`, as engine/render.py).
 //
 // log is matplotlib's LogNorm, log(v / vmin) / log(vmax / vmin), written in u as
 // log1p(a·u) / log1p(a) with a = vmax/vmin − 1; values ≤ 0 take the bottom colour. The
@@ -138,17 +139,43 @@ export function inverseStretch(stretch, vmin, vmax) {
 }
 
 /**
+ * @typedef {{gamma?: number, contrast?: number, brightness?: number}} Adjust
+ * Contrast controls after the stretch (VisiOmatic's tile parameters), as the server
+ * applies them (engine/render.py `adjust`):
+ *   t' = clip(contrast · (clip(t, 0, 1) − ½) + ½ + brightness, 0, 1) ^ (1 / gamma)
+ */
+
+/**
+ * The contrast controls as a function of the stretched t, or null for the identity.
+ * @param {Adjust | undefined} adjust
+ * @returns {((t: number) => number) | null}
+ */
+export function adjustFunction(adjust) {
+  const gamma = adjust?.gamma ?? 1, contrast = adjust?.contrast ?? 1, brightness = adjust?.brightness ?? 0;
+  if (gamma === 1 && contrast === 1 && brightness === 0) return null;
+  const inv = 1 / gamma;
+  return (t) => {
+    let u = t < 0 ? 0 : t > 1 ? 1 : t;
+    u = contrast * (u - 0.5) + 0.5 + brightness;
+    u = u < 0 ? 0 : u > 1 ? 1 : u;
+    return inv === 1 ? u : Math.pow(u, inv);
+  };
+}
+
+/**
  * The colour index of one non-NaN value, as a function of v. This is the definition;
  * `colourize` only adds shortcuts that give the same answer.
  * @param {string} stretch
  * @param {number} vmin
  * @param {number} vmax
+ * @param {Adjust} [adjust]  gamma, contrast, brightness (identity when absent)
  * @returns {(v: number) => number}
  */
-export function indexFunction(stretch, vmin, vmax) {
+export function indexFunction(stretch, vmin, vmax, adjust) {
   const d = span(vmin, vmax);
+  const adj = adjustFunction(adjust);
   const clampIndex = (/** @type {number} */ s) => {
-    const k = Math.floor(s * 256);
+    const k = Math.floor((adj ? adj(s) : s) * 256);
     return k > 255 ? 255 : k < 0 ? 0 : k;
   };
   const unit = (/** @type {number} */ v) => {
@@ -177,7 +204,8 @@ export function indexFunction(stretch, vmin, vmax) {
       }
       // In value space, so decades land exactly (10 in [1, 100] is 0.5, as in matplotlib).
       const decades = Math.log(vmax / vmin);
-      return (v) => (v <= vmin ? 0 : clampIndex(Math.log(v / vmin) / decades));
+      const bottom = clampIndex(0);
+      return (v) => (v <= vmin ? bottom : clampIndex(Math.log(v / vmin) / decades));
     }
     default:
       throw new Error(`unknown stretch "${stretch}"`);
@@ -253,9 +281,10 @@ const packed = new WeakMap();
  * @param {number} vmax
  * @param {string} stretch
  * @param {Uint8ClampedArray} [out]  reused when given (length 4·values.length)
+ * @param {Adjust} [adjust]  gamma, contrast, brightness
  * @returns {Uint8ClampedArray}
  */
-export function colourize(values, lut, vmin, vmax, stretch, out) {
+export function colourize(values, lut, vmin, vmax, stretch, out, adjust) {
   const n = values.length;
   const rgba = out ?? new Uint8ClampedArray(4 * n);
   if (rgba.length < 4 * n) throw new Error("output buffer too small");
@@ -265,12 +294,16 @@ export function colourize(values, lut, vmin, vmax, stretch, out) {
     packed.set(lut, lut32);
   }
   const px = new Uint32Array(rgba.buffer, rgba.byteOffset, n);
-  const index = indexFunction(stretch, vmin, vmax); // also rejects unknown stretches
+  const index = indexFunction(stretch, vmin, vmax, adjust); // also rejects unknown stretches
   const d = span(vmin, vmax);
-  const bottom = lut32[0];
-  const top = lut32[255];
+  const adj = adjustFunction(adjust);
+  // Every stretch maps u ≤ 0 to t = 0 and u ≥ 1 to t = 1; the controls then move them.
+  const end = (/** @type {number} */ t) => Math.min(255, Math.max(0, Math.floor((adj ? adj(t) : t) * 256)));
+  const bottom = lut32[end(0)];
+  const top = lut32[end(1)];
+  const abs = stretch === "abs";
   // `v !== v` is the NaN test. Linear and abs are cheap enough to inline.
-  if (stretch === "linear" || stretch === "abs") {
+  if (!adj && (stretch === "linear" || abs)) {
     const abs = stretch === "abs";
     for (let i = 0; i < n; i++) {
       let v = values[i];
@@ -286,8 +319,9 @@ export function colourize(values, lut, vmin, vmax, stretch, out) {
   }
   const tab = binIndexTable(index, vmin, d);
   for (let i = 0; i < n; i++) {
-    const v = values[i];
+    let v = values[i];
     if (v !== v) { px[i] = 0; continue; }
+    if (abs && v < 0) v = -v;
     const u = (v - vmin) / d;
     // Clipped values are common (a range set inside the data); every stretch maps
     // u ≤ 0 to the first colour and u ≥ 1 to the last.

@@ -62,11 +62,12 @@ export class Colouring {
     const vmin = m.get("vmin");
     const vmax = m.get("vmax");
     const stretch = m.get("stretch") || "linear";
+    const adjust = { gamma: m.get("gamma") ?? 1, contrast: m.get("contrast") ?? 1, brightness: m.get("brightness") ?? 0 };
     // The coloured pixels stay with the tile (in the tile cache, shared by the model's
     // views), so a tile shown again in the same colours (zooming back) is one
     // putImageData, not a recolouring. The LUT's own id, not a per-view counter, so
     // two views never mistake each other's colours.
-    const stamp = `${lutId(this.lut)}|${vmin}|${vmax}|${stretch}`;
+    const stamp = `${lutId(this.lut)}|${vmin}|${vmax}|${stretch}|${adjust.gamma}|${adjust.contrast}|${adjust.brightness}`;
     // The tile layer hands back the canvas a cached tile was last shown on.
     if (data.canvas === canvas && data.canvasStamp === stamp) return;
     if (!data.rgba || data.rgba.width !== data.width || data.rgba.height !== data.height) {
@@ -74,8 +75,8 @@ export class Colouring {
       data.rgbaStamp = "";
     }
     if (data.rgbaStamp !== stamp) {
-      if (data.kind === "q8") colourizeCodes(data, this.lut, vmin, vmax, stretch, data.rgba.data);
-      else colourize(data.values, this.lut, vmin, vmax, stretch, data.rgba.data);
+      if (data.kind === "q8") colourizeCodes(data, this.lut, vmin, vmax, stretch, data.rgba.data, adjust);
+      else colourize(data.values, this.lut, vmin, vmax, stretch, data.rgba.data, adjust);
       data.rgbaStamp = stamp;
     }
     ctx.putImageData(data.rgba, 0, 0);

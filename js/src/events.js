@@ -25,6 +25,14 @@ export const Events = /** @type {const} */ ({
   CATALOGUES: "catalogues",
   /** The box-drawing tool was armed or disarmed (detail: true when armed). */
   DRAW_MODE: "drawmode",
+  /** The ruler or profile tool was armed or disarmed (detail: {tool, on}). */
+  TOOL_MODE: "toolmode",
+  /** The ruler measured (detail: {start, end, separation, position_angle}, degrees). */
+  MEASURE: "measure",
+  /** A profile arrived (detail: {start, end, answers}: each layer's `layers/{id}/profile`). */
+  PROFILE: "profile",
+  /** Values across layers arrived (detail: {at, rows: [{label, value, units}]}). */
+  VALUES: "values",
 });
 
 /** @typedef {typeof Events[keyof typeof Events]} EventName */
@@ -43,6 +51,10 @@ export const Events = /** @type {const} */ ({
  * @property {{ra: number, dec: number}} cursor
  * @property {undefined} catalogues
  * @property {boolean} drawmode
+ * @property {{tool: string, on: boolean}} toolmode
+ * @property {{start: {ra: number, dec: number}, end: {ra: number, dec: number}, separation: number, position_angle: number}} measure
+ * @property {{start: {ra: number, dec: number}, end: {ra: number, dec: number}, answers: any[]}} profile
+ * @property {{at: {ra: number, dec: number}, rows: {label: string, value: number | null, units: string}[]}} values
  */
 
 /** Typed publish/subscribe over an EventTarget. */

@@ -1,6 +1,7 @@
 // Full-page viewer: the same Viewer over HTTP only, with an in-page model built from
 // the API. The page is served at `{base_url}tilemaker/` or `{base_url}tilemaker/view`.
 
+import { STRETCHES, renderProblem } from "./colour.js";
 import { PageModel } from "./model.js";
 import { Session } from "./session.js";
 import { HttpSource, getJson } from "./transport.js";
@@ -54,6 +55,8 @@ export function layerEntryFromDescription(d, names) {
     group: d.group ?? names.get(`g:${d.map_group_id}`) ?? d.map_group_id ?? "",
     map: d.map ?? names.get(`m:${d.map_id}`) ?? d.map_id ?? "",
     band: d.band ?? names.get(`b:${d.band_id}`) ?? d.band_id ?? "",
+    map_id: d.map_id ?? null,
+    band_id: d.band_id ?? null, // the tools' "every layer of the band"
     units: d.units ?? "",
     quantity: d.quantity ?? "",
     shape: d.shape ?? null,
@@ -94,6 +97,48 @@ export async function overlayState(http) {
   };
 }
 
+/** The colour fields the address holds (tilemaker_widget/viewstate.py writes the same). */
+const COLOUR_FIELDS = ["cmap", "vmin", "vmax", "stretch", "gamma", "contrast", "brightness"];
+/** @type {Record<string, number>} */
+const NEUTRAL = { gamma: 1, contrast: 1, brightness: 0 };
+
+/**
+ * The colour fields given in a query string (numbers checked, unknown stretches left out).
+ * @param {URLSearchParams} params
+ * @returns {Record<string, string | number>}
+ */
+export function viewFromQuery(params) {
+  /** @type {Record<string, string | number>} */
+  const out = {};
+  const cmap = params.get("cmap");
+  if (cmap) out.cmap = cmap;
+  const stretch = params.get("stretch");
+  if (stretch && STRETCHES.includes(/** @type {any} */ (stretch))) out.stretch = stretch;
+  for (const k of ["vmin", "vmax", "gamma", "contrast", "brightness"]) {
+    const v = parseFloat(params.get(k) ?? "");
+    if (Number.isFinite(v)) out[k] = v;
+  }
+  if (typeof out.vmin === "number" && typeof out.vmax === "number" && renderProblem(String(out.stretch ?? "linear"), out.vmin, out.vmax)) {
+    delete out.vmin, delete out.vmax, delete out.stretch;
+  }
+  return out;
+}
+
+/**
+ * The colour fields of a view for the address; null for a neutral contrast control.
+ * @param {{get: (k: string) => any}} model
+ * @returns {Record<string, string | null>}
+ */
+export function queryFromView(model) {
+  /** @type {Record<string, string | null>} */
+  const out = {};
+  for (const k of COLOUR_FIELDS) {
+    const v = model.get(k);
+    out[k] = v === undefined || v === null || (k in NEUTRAL && v === NEUTRAL[k]) ? null : String(v);
+  }
+  return out;
+}
+
 /**
  * @param {HTMLElement} el
  * @param {{apiRoot?: string, layer?: string}} [opts]
@@ -111,6 +156,15 @@ export async function mountPage(el, opts = {}) {
   const first = layers.find((/** @type {any} */ l) => l.id === wanted) ?? layers[0];
   if (first) layers.splice(layers.indexOf(first), 1), layers.unshift(first);
   const num = (/** @type {string | null} */ s, /** @type {number} */ d) => (s !== null && Number.isFinite(parseFloat(s)) ? parseFloat(s) : d);
+  // The address's colours apply to the layer it names (docs/api.md "The full-page viewer").
+  const own = first && first.id === params.get("layer");
+  const colours = own ? viewFromQuery(params) : {};
+  const shown = params.get("overlays");
+  const overlayed = await overlays;
+  if (shown !== null) {
+    const names = new Set(shown.split(",").filter(Boolean));
+    overlayed.catalogues = overlayed.catalogues.map((c) => ({ ...c, visible: names.has(c.name) || names.has(c.id) }));
+  }
   const model = new PageModel({
     layers,
     layer: first?.id ?? "",
@@ -118,6 +172,10 @@ export async function mountPage(el, opts = {}) {
     vmin: typeof first?.vmin === "number" ? first.vmin : null,
     vmax: typeof first?.vmax === "number" ? first.vmax : null,
     stretch: "linear",
+    gamma: 1,
+    contrast: 1,
+    brightness: 0,
+    ...colours,
     quality: ["auto", "exact", "fast"].includes(params.get("quality") ?? "") ? params.get("quality") : "auto",
     // null: the viewer frames the first layer
     center: params.has("ra") && params.has("dec") ? [num(params.get("ra"), 180), num(params.get("dec"), 0)] : null,
@@ -128,7 +186,7 @@ export async function mountPage(el, opts = {}) {
     _transport: "http",
     _error: "",
     _render_count: 0,
-    ...(await overlays),
+    ...overlayed,
     selected_box: "",
     selected_source: null,
   });
@@ -144,10 +202,11 @@ export async function mountPage(el, opts = {}) {
     q.set("layer", model.get("layer"));
     if (Array.isArray(c)) q.set("ra", c[0].toFixed(5)), q.set("dec", c[1].toFixed(5));
     q.set("zoom", String(model.get("zoom")));
+    for (const [k, v] of Object.entries(queryFromView(model))) if (v === null) q.delete(k); else q.set(k, v);
     q.delete("token"); // never keep a token in a shareable address
     history.replaceState(null, "", `${window.location.pathname}?${q}`);
   };
-  for (const name of ["center", "zoom", "layer"]) model.on(`change:${name}`, remember);
+  for (const name of ["center", "zoom", "layer", ...COLOUR_FIELDS]) model.on(`change:${name}`, remember);
   return { model, viewer };
 }
 

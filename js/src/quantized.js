@@ -209,14 +209,15 @@ const packed = new WeakMap();
  * @param {number} vmax
  * @param {string} stretch
  * @param {Uint8ClampedArray} out  RGBA, width × height × 4
+ * @param {import("./colour.js").Adjust} [adjust]  gamma, contrast, brightness
  */
-export function colourizeCodes(t, lut, vmin, vmax, stretch, out) {
+export function colourizeCodes(t, lut, vmin, vmax, stretch, out, adjust) {
   let lut32 = packed.get(lut);
   if (!lut32) {
     lut32 = packLut(lut);
     packed.set(lut, lut32);
   }
-  const index = indexFunction(stretch, vmin, vmax);
+  const index = indexFunction(stretch, vmin, vmax, adjust);
   const table = new Uint32Array(256);
   for (let c = 0; c < 256; c++) table[c] = lut32[index(codeValue(t, c))];
   const n = t.width * t.height;

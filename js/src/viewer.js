@@ -24,6 +24,7 @@ import { createViewButtons } from "./controls/viewbuttons.js";
 import { createStatusLine } from "./controls/status.js";
 import { createColourBarOverlay } from "./controls/colourbar.js";
 import { createOverlays } from "./overlays/index.js";
+import { createTools } from "./tools/index.js";
 
 /** @typedef {import("./model.js").ModelLike} ModelLike */
 /** @typedef {import("./session.js").Session} Session */
@@ -110,6 +111,9 @@ export class Viewer {
     /** catalogues, boxes and the box tool (overlays/) */
     this.overlays = createOverlays(this);
     add(this.overlays, this.mapWrap);
+    /** ruler, profile, values across layers, contrast (tools/) */
+    this.tools = createTools(this);
+    add(this.tools, this.mapWrap);
 
     this.wireModel();
     this.wireMap();
@@ -207,7 +211,7 @@ export class Viewer {
     this.listen("change:layer", () => this.layer.show(this.model.get("layer")));
     this.listen("change:cmap", () => this.colouring.loadColormap());
     this.listen("change:quality", () => this.layer.tileLayer?.refresh());
-    for (const name of ["vmin", "vmax", "stretch"]) this.listen(`change:${name}`, () => this.colouring.schedule());
+    for (const name of ["vmin", "vmax", "stretch", "gamma", "contrast", "brightness"]) this.listen(`change:${name}`, () => this.colouring.schedule());
     this.listen("change:center", () => this.view.fromModel());
     this.listen("change:zoom", () => this.view.fromModel());
     this.listen("change:height", () => this.fullscreen.applyHeight());

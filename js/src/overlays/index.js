@@ -19,6 +19,8 @@ export function createOverlays(viewer) {
 
   const onClick = (/** @type {any} */ e) => {
     if (draw.consumeClick()) return;
+    // The end of a ruler or profile drag, or a values click (ctrl/⌘): the tools' (tools/).
+    if (viewer.tools?.consumeClick() || e.originalEvent?.ctrlKey || e.originalEvent?.metaKey) return;
     const src = catalogues.hit(e.containerPoint);
     if (src) return catalogues.select(src);
     const box = boxes.hit(e.latlng);

@@ -1,0 +1,251 @@
+"""Looking closer in chromium: the ruler, profiles, values across layers, contrast
+controls and the full page's address, driven by the mouse on the full page and in the
+widget. Truths come from the kernel's own methods and astropy."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pytest
+from astropy.coordinates import SkyCoord
+from harness import TOKEN, lut, open_notebook, read_state, write_notebook
+
+pytestmark = pytest.mark.browser
+
+PAGE = "document.getElementById('tilemaker-page').tilemaker"
+
+
+@pytest.fixture(scope="module")
+def iqu_map(tmp_path_factory):
+    """A 6′ I, Q, U map at RA 0–60, Dec ±20: I is 100 (west half) / 300 (east half), Q 200, U −50."""
+    from astropy.io import fits
+
+    from tilemaker_widget.sample import car_header
+
+    folder = tmp_path_factory.mktemp("iqu")
+    header, shape = car_header(6.0, ra_range=(60.0, 0.0), dec_range=(-20.0, 20.0), n_components=3)
+    data = np.empty((3, *shape), np.float32)
+    data[0] = 300.0
+    data[0][:, shape[1] // 2 :] = 100.0  # column 0 is RA 60 (east): east half 300
+    data[1] = 200.0
+    data[2] = -50.0
+    path = folder / "iqu.fits"
+    fits.PrimaryHDU(data, header).writeto(path)
+    return path
+
+
+def register(lab, path) -> list[dict]:
+    req = urllib.request.Request(
+        lab.url + "tilemaker/register",
+        data=json.dumps({"sources": [{"path": str(path)}]}).encode(),
+        headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())["layers"]
+
+
+def open_page(page, lab, query: str) -> None:
+    page.goto(f"{lab.url}tilemaker/view?token={TOKEN}&{query}")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('canvas.leaflet-tile')].filter(c => c.width > 1).length >= 2", timeout=60_000
+    )
+
+
+def geometry(page, host: str = PAGE) -> dict:
+    return page.evaluate(
+        f"""() => {{
+          const v = {host}.viewer, map = v.map;
+          const c = map.getCenter(), s = map.getSize(), r = map.getContainer().getBoundingClientRect();
+          return {{lng: c.lng, lat: c.lat, zoom: map.getZoom(), width: s.x, height: s.y, left: r.left, top: r.top,
+                   tileSize: v.tileSize, raLeft: v.raLeft}};
+        }}"""
+    )
+
+
+def to_page(g, ra, dec):
+    k = 2.0 ** g["zoom"] * g["tileSize"] / 180.0
+    lng = 180.0 - ra if g["raLeft"] else ra
+    lng -= 360.0 * round((lng - g["lng"]) / 360.0)
+    return g["left"] + g["width"] / 2 + (lng - g["lng"]) * k, g["top"] + g["height"] / 2 - (dec - g["lat"]) * k
+
+
+def drag(page, a, b, modifier: str | None = None) -> None:
+    if modifier:
+        page.keyboard.down(modifier)
+    page.mouse.move(*a)
+    page.mouse.down()
+    for t in np.linspace(0, 1, 8)[1:]:
+        page.mouse.move(a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))
+    page.mouse.up()
+    if modifier:
+        page.keyboard.up(modifier)
+
+
+def record(page, event: str, host: str = PAGE) -> None:
+    """Keep the viewer's last `event` detail on window (the tools emit what they measured)."""
+    page.evaluate(f"() => {host}.viewer.on('{event}', (d) => {{ window.__{event} = d; }})")
+
+
+def test_address_restores_and_follows_the_view(lab, page, iqu_map):
+    layers = register(lab, iqu_map)
+    q = layers[1]["layer_id"]
+    open_page(page, lab, f"layer={q}&cmap=magma&vmin=150&vmax=250&stretch=sqrt&gamma=2&contrast=1.5&ra=30&dec=0&zoom=3")
+    got = page.evaluate(f"() => ['layer','cmap','vmin','vmax','stretch','gamma','contrast','brightness'].map(k => {PAGE}.model.get(k))")
+    assert got == [q, "magma", 150, 250, "sqrt", 2, 1.5, 0]
+    page.evaluate(f"() => {{ const m = {PAGE}.model; m.set('vmin', 160); m.set('brightness', 0.2); m.set('zoom', 4); }}")
+    page.wait_for_function("() => location.search.includes('brightness=0.2') && location.search.includes('zoom=4')")
+    addr = {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+    assert addr["vmin"] == "160" and addr["vmax"] == "250" and addr["cmap"] == "magma" and addr["gamma"] == "2"
+    assert "token" not in addr
+    # Reopening the address shows the same view.
+    page.goto(page.url + f"&token={TOKEN}")
+    page.wait_for_function(f"() => {PAGE} && {PAGE}.model.get('brightness') === 0.2")
+    assert page.evaluate(f"() => {PAGE}.model.get('vmin')") == 160
+
+
+def test_ruler_shows_distance_while_dragging(lab, page, iqu_map):
+    layers = register(lab, iqu_map)
+    open_page(page, lab, f"layer={layers[0]['layer_id']}&ra=30&dec=0&zoom=3")
+    record(page, "measure")
+    g = geometry(page)
+    a, b = to_page(g, 35.0, -3.0), to_page(g, 25.0, 4.0)
+    page.keyboard.down("Alt")
+    page.mouse.move(*a)
+    page.mouse.down()
+    page.mouse.move((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+    page.mouse.move((a[0] + b[0]) / 2 + 1, (a[1] + b[1]) / 2)
+    mid = page.locator(".tmw-st-distance").inner_text()
+    assert mid.startswith("distance ")  # shown while dragging
+    page.mouse.move(*b)
+    page.mouse.up()
+    page.keyboard.up("Alt")
+    m = page.evaluate("() => window.__measure")
+    s, e = m["start"], m["end"]
+    truth = SkyCoord(s["ra"], s["dec"], unit="deg").separation(SkyCoord(e["ra"], e["dec"], unit="deg"))
+    assert m["separation"] == pytest.approx(truth.deg, abs=1e-9)
+    pa = SkyCoord(s["ra"], s["dec"], unit="deg").position_angle(SkyCoord(e["ra"], e["dec"], unit="deg")).deg
+    assert m["position_angle"] == pytest.approx(pa, abs=1e-6)
+    # The ends are where the mouse was (to a pixel at 6′ × 2³ per tile pixel).
+    assert SkyCoord(s["ra"], s["dec"], unit="deg").separation(SkyCoord(35.0, -3.0, unit="deg")).deg < 0.1
+    text = page.locator(".tmw-st-distance").text_content()
+    shown = re.fullmatch(r"distance ([\d.]+)°  PA ([\d.]+)°", text)
+    assert shown, text
+    assert float(shown[1]) == pytest.approx(truth.deg, rel=1e-4) and float(shown[2]) == pytest.approx(pa, abs=0.05)
+    assert page.locator(".tmw-ruler-line").count() == 1
+
+
+def test_profile_drawn_with_the_mouse(lab, page, iqu_map):
+    from tilemaker_widget import TileViewer
+
+    layers = register(lab, iqu_map)
+    open_page(page, lab, f"layer={layers[0]['layer_id']}&ra=30&dec=0&zoom=3")
+    record(page, "profile")
+    g = geometry(page)
+    page.locator("button.tmw-tool-profile").click()
+    drag(page, to_page(g, 40.0, 1.0), to_page(g, 20.0, 2.0))
+    page.wait_for_function("() => window.__profile && document.querySelectorAll('.tmw-tool-panel path.tmw-plot-line').length === 1")
+    p = page.evaluate("() => window.__profile")
+    answer = p["answers"][0]
+    # The kernel's own profile between the same ends: the same samples and values.
+    t = TileViewer(str(iqu_map)).profile((p["start"]["ra"], p["start"]["dec"]), (p["end"]["ra"], p["end"]["dec"]))
+    np.testing.assert_allclose(answer["distance_arcmin"], np.asarray(t["distance"]), atol=1e-9)
+    np.testing.assert_array_equal(np.array(answer["layers"][0]["values"], float), np.asarray(t[t.colnames[3]]))
+    assert set(answer["layers"][0]["values"]) == {100.0, 300.0}  # across the step
+    path = page.locator(".tmw-tool-panel path.tmw-plot-line").get_attribute("d")
+    assert path.count("L") == len(t) - 1
+    # Every layer of the band: one line each (I, Q, U and the derived polarization layers).
+    band = [x["name"] for x in layers]
+    page.locator(".tmw-profile-band").check()
+    page.wait_for_function(f"() => document.querySelectorAll('.tmw-tool-panel path.tmw-plot-line').length === {len(band)}")
+    assert page.locator(".tmw-legend-item").all_inner_texts() == band
+    assert band[:3] == ["I", "Q", "U"]
+
+
+def test_values_across_layers_on_ctrl_click(lab, page, iqu_map):
+    layers = register(lab, iqu_map)
+    open_page(page, lab, f"layer={layers[0]['layer_id']}&ra=30&dec=0&zoom=3")
+    record(page, "values")
+    g = geometry(page)
+    x, y = to_page(g, 45.0, 5.0)
+    page.keyboard.down("Control")
+    page.mouse.click(x, y)
+    page.keyboard.up("Control")
+    page.wait_for_function("() => window.__values && document.querySelectorAll('.tmw-values-table tr').length >= 3")
+    rows = page.evaluate("() => window.__values.rows")
+    by_name = {r["label"].split()[-1]: r["value"] for r in rows if r["label"].split()[-1] in ("I", "Q", "U")}
+    assert by_name == {"I": 300.0, "Q": 200.0, "U": -50.0}
+    assert page.locator(".tmw-tool-panel circle.tmw-plot-dot").count() >= 3
+
+
+def count_grey(page, value: int, host_selector: str = "#tilemaker-page") -> int:
+    return page.evaluate(
+        """([sel, v]) => {
+          let n = 0;
+          for (const c of document.querySelectorAll(sel + ' canvas.leaflet-tile')) {
+            if (c.width <= 1) continue;
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            for (let i = 0; i < d.length; i += 4) if (d[i + 3] === 255 && d[i] === v && d[i + 1] === v && d[i + 2] === v) n++;
+          }
+          return n;
+        }""",
+        [host_selector, value],
+    )
+
+
+def test_contrast_controls_recolour_without_requests(lab, page, iqu_map):
+    layers = register(lab, iqu_map)
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url) if "/tile." in r.url else None)
+    open_page(page, lab, f"layer={layers[0]['layer_id']}&cmap=gray&vmin=0&vmax=400&ra=30&dec=0&zoom=3&quality=exact")
+    grey = [c[0] for c in lut("gray")]
+    before = (grey[64], grey[192])  # t = 0.25 (I = 100) and 0.75 (I = 300)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (count_grey(page, before[0]) and count_grey(page, before[1])):
+        time.sleep(0.2)
+    assert count_grey(page, before[0]) > 100 and count_grey(page, before[1]) > 100
+    time.sleep(1.0)
+    n = len(seen)
+    page.locator("button.tmw-tool-contrast").click()
+    # gamma slider is log10(gamma): 0.30103 → gamma 2.
+    page.evaluate("() => { const s = document.querySelector('input.tmw-contrast-gamma'); s.value = String(Math.log10(2)); s.dispatchEvent(new Event('input')); }")
+    assert page.evaluate(f"() => {PAGE}.model.get('gamma')") == 2
+    # t' = t^(1/2): 0.25 → 0.5 (index 128), 0.75 → 0.866 (index 221), the server's formula.
+    after = (grey[128], grey[int(np.floor(0.75**0.5 * 256))])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (count_grey(page, after[0]) > 100 and count_grey(page, after[1]) > 100):
+        time.sleep(0.2)
+    assert count_grey(page, after[0]) > 100 and count_grey(page, after[1]) > 100
+    assert count_grey(page, before[0]) == 0
+    time.sleep(0.5)
+    assert len(seen) == n, seen[n:]
+
+
+def test_ruler_and_profile_in_the_widget(lab, page, iqu_map):
+    name, state = write_notebook(lab, f"v = TileViewer({str(iqu_map)!r}, zoom=3, center=[30, 0])")
+    open_notebook(page, lab, name)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.tmw-host canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1",
+        timeout=90_000,
+    )
+    read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
+    host = "document.querySelector('.tmw-host').tilemaker"
+    record(page, "profile", host)
+    g = geometry(page, host)
+    page.locator(".tmw-host button.tmw-tool-ruler").click()
+    drag(page, to_page(g, 35.0, 0.0), to_page(g, 25.0, 0.0))
+    text = page.locator(".tmw-host .tmw-st-distance").text_content()
+    shown = re.fullmatch(r"distance ([\d.]+)°  PA ([\d.]+)°", text)
+    assert shown, text
+    # West along the equator (RA 35° → 25°): 10°, position angle 270°.
+    assert float(shown[1]) == pytest.approx(10.0, abs=0.2) and float(shown[2]) == pytest.approx(270.0, abs=0.5)
+    page.locator(".tmw-host button.tmw-tool-profile").click()
+    drag(page, to_page(g, 40.0, 1.0), to_page(g, 20.0, 1.0))
+    page.wait_for_function("() => window.__profile && document.querySelectorAll('.tmw-host .tmw-tool-panel path.tmw-plot-line').length === 1")
+    values = page.evaluate("() => window.__profile.answers[0].layers[0].values")
+    assert set(values) == {100.0, 300.0}
