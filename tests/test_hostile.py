@@ -278,6 +278,10 @@ def big_integer_text():
     )
 
 
+LAYER_ID_LIST = ["act-I", "act-I", "act-Q", "act-ivar", "secret", "corrupt", "missing", "tan", "nope"]
+LAYER_IDS_TEXT = st.sampled_from(LAYER_ID_LIST)
+
+
 def mostly(common, rare, odds=4):
     """``common`` ``odds`` times out of ``odds + 1`` (one_of would pick evenly)."""
     return st.integers(0, odds).flatmap(lambda k: rare if k == odds else common)
@@ -296,13 +300,40 @@ def number_text(lo=-400.0, hi=400.0, plausible=4):
 QUERY_VALUES = {
     "ra": number_text(-720, 720),
     "dec": number_text(-90, 90),
+    "ra1": number_text(0, 30),
+    "dec1": number_text(-40, -10),
+    "ra2": number_text(0, 30),
+    "dec2": number_text(-40, -10),
+    "step": number_text(-1, 30),
+    "size": number_text(-1, 120),
+    "pixel": number_text(-1, 10),
+    "layers": mostly(st.lists(LAYER_IDS_TEXT, min_size=1, max_size=4).map(",".join), st.text(max_size=30)),
+    "sources": st.sampled_from(["inline", "hidden-sources", "from-csv", "nope", ""]),
+    "request": st.sampled_from(["GetCapabilities", "GetTile", "gettile", "nope"]),
+    "layer": LAYER_IDS_TEXT,
+    "tilematrixset": st.one_of(st.sampled_from(["car-450-2", "nope"]), st.text(max_size=12)),
+    "tilematrix": st.one_of(st.integers(-1, 4).map(str), big_integer_text(), st.text(max_size=5)),
+    "tilerow": st.one_of(st.integers(-1, 8).map(str), big_integer_text(), st.text(max_size=5)),
+    "tilecol": st.one_of(st.integers(-1, 16).map(str), big_integer_text(), st.text(max_size=5)),
+    "format": st.sampled_from(["image/png", "image/webp", "image/jpeg", "image/gif", ""]),
     "radius": number_text(0, 700),
     "vmin": number_text(-500, 0, plausible=12),
     "vmax": number_text(0, 500, plausible=12),
 }
-QUERY_KEYS = ["ra", "dec", "radius", "vmin", "vmax", "cmap", "stretch", "flip", "log_norm", "abs", "q"]
+QUERY_KEYS = ["ra", "dec", "radius", "vmin", "vmax", "cmap", "stretch", "flip", "log_norm", "abs", "q", "preview",
+              "gamma", "contrast", "brightness"]
 # Each route with the query keys it reads (sent most of the time, so deeper code runs).
 ROUTES = {
+    "profile": ["layers", "ra1", "dec1", "ra2", "dec2", "step"],
+    "layers/{lid}/profile": ["ra1", "dec1", "ra2", "dec2", "step"],
+    "values": ["ra", "dec", "layers"],
+    "distance": ["ra1", "dec1", "ra2", "dec2"],
+    "layers/{lid}/stack.{ext}": ["sources", "size", "pixel"],
+    "layers/{lid}/tilejson.json": ["cmap", "vmin", "vmax"],
+    "tileMatrixSets": [],
+    "tileMatrixSets/{tms}": [],
+    "wmts": ["request", "layer", "tilematrixset", "tilematrix", "tilerow", "tilecol", "format"],
+    "ogc/{lid}/{tms}/{z}/{y}/{x}.{ext}": ["cmap", "vmin", "vmax"],
     "layers/{lid}": [],
     "layers/{lid}/{z}/{y}/{x}/tile.{ext}": ["vmin", "vmax", "cmap", "flip"],
     "layers/{lid}/pixel": ["ra", "dec"],
@@ -322,7 +353,7 @@ ROUTES = {
     "highlights/boxes": [],
 }
 LAYER_IDS = st.sampled_from(["act-I", "act-I", "act-Q", "act-ivar", "secret", "corrupt", "missing", "tan", "solar", "nope"])
-EXTS = st.sampled_from(["png", "webp", "jpg", "jpeg", "f16", "f32", "fits", "gif", "PNG"])
+EXTS = st.sampled_from(["png", "webp", "jpg", "jpeg", "f16", "f32", "q8", "q8png", "fits", "json", "gif", "PNG"])
 SEGMENTS = {
     "lid": mostly(LAYER_IDS, hostile_text()),
     "ext": EXTS,
@@ -334,6 +365,7 @@ SEGMENTS = {
     "mid": st.one_of(st.sampled_from(["act-deep", "extra-misc"]), hostile_text()),
     "bid": st.one_of(st.sampled_from(["act-f090", "extra-band"]), hostile_text()),
     "cmap": st.one_of(st.sampled_from(["viridis", "RdBu_r", "secret"]), hostile_text()),
+    "tms": st.one_of(st.sampled_from(["car-450-2", "nope"]), hostile_text()),
     "left": number_text(-30, 40),
     "right": number_text(-30, 40),
     "top": number_text(-40, -10, plausible=12),
@@ -363,7 +395,7 @@ FUZZ = settings(
 )
 
 
-SECRET_PATHS = ("layers/secret", "analysis/aperture/secret", "histograms/data/secret")
+SECRET_PATHS = ("layers/secret", "analysis/aperture/secret", "histograms/data/secret", "ogc/secret")
 
 
 def check_answer(path, response, grants):
@@ -375,7 +407,7 @@ def check_answer(path, response, grants):
         if any(path == p or path.startswith(p + "/") for p in SECRET_PATHS):
             unrouted = response.status == 404 and b"no such API route" in response.body
             assert response.status == 403 or unrouted, (path, response.status, response.body[:200])
-        elif response.status == 200 and response.content_type == "application/json":
+        elif response.status == 200 and response.content_type in ("application/json", "application/xml"):
             # Error messages may echo what the client sent; answers must not name hidden things.
             text = response.body.decode()
             assert not any(w in text for w in HIDDEN_WORDS), (path, text[:300])

@@ -69,14 +69,15 @@ def profile(
         raise ToolError("a profile needs at least one layer")
     if step is None:
         step = min(pixel_scale(s) for s in sources)
-    if not (math.isfinite(step) and step > 0):
-        raise ToolError(f"the profile's step must be a positive number of degrees, not {step!r}")
+    if not (math.isfinite(step) and 0 < step <= 180.0):
+        raise ToolError(f"the profile's step must be a positive number of degrees up to 180, not {step!r}")
     length = float(sphere.separation(ra1, dec1, ra2, dec2))
-    n = max(2, math.ceil(length / step - 1e-9) + 1)
-    if n > MAX_PROFILE_POINTS:
+    ratio = length / step  # inf for a step of 1e-320: compared before ceil()
+    n = max(2, math.ceil(ratio - 1e-9) + 1) if ratio < MAX_PROFILE_POINTS else None
+    if n is None or n > MAX_PROFILE_POINTS:
         raise ToolError(
-            f"the profile would have {n} points (a {length:.4g}° arc at {step * 60:.3g}′); "
-            f"at most {MAX_PROFILE_POINTS} are made: give a larger step"
+            f"the profile would have more than {MAX_PROFILE_POINTS} points (a {length:.4g}° arc at "
+            f"{step * 60:.3g}′): give a larger step"
         )
     distance = np.linspace(0.0, length, n)
     ra, dec = sphere.along(ra1, dec1, ra2, dec2, distance)
