@@ -183,9 +183,13 @@ class HealpixSource(ResampledSource):
     def lookup(self, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
         import healpy as hp
 
-        lon, lat = self.frame.from_icrs(ra, dec)
-        theta = np.radians(90.0 - np.clip(lat, -90.0, 90.0))
-        return np.asarray(hp.ang2pix(self.nside, theta, np.radians(lon % 360.0), nest=self.nest), np.int64)
+        if self.frame.is_icrs:
+            theta = np.radians(90.0 - np.clip(np.asarray(dec, float), -90.0, 90.0))
+            phi = np.radians(np.asarray(ra, float) % 360.0)
+            return np.asarray(hp.ang2pix(self.nside, theta, phi, nest=self.nest), np.int64)
+        # Unit vectors rotated into the map's frame, straight to healpy: no lon/lat trip.
+        x, y, z = self.frame.vectors_from_icrs(ra, dec)
+        return np.asarray(hp.vec2pix(self.nside, x, y, z, nest=self.nest), np.int64)
 
     def centres(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import healpy as hp
@@ -373,8 +377,9 @@ def open_healpix_file(path: str, hdu_index: int, field: int, identity: tuple) ->
         raise LayerUnavailable(f"{where}: the table's columns do not add up to its row length NAXIS1")
     if not 0 <= field < len(names):
         raise LayerUnavailable(f"{where}: the table has no column {field + 1}")
-    # The records as stored: big-endian, no conversion, no copy.
-    records = np.memmap(path, dtype=dtype.newbyteorder(">"), mode="r", offset=offset, shape=(n_rows,))
+    # The records as stored: big-endian, no conversion, no copy; one mapping per table,
+    # shared by its columns (their values interleave row by row in the same pages).
+    records = _records(identity, hdu_index, path, dtype.newbyteorder(">"), offset, n_rows)
     k = field + 1
     values = records[names[field]]
     partial = str(header.get("INDXSCHM", "")).strip().upper() == "EXPLICIT" or any(
@@ -409,6 +414,26 @@ def open_healpix_file(path: str, hdu_index: int, field: int, identity: tuple) ->
     src = HealpixSource(column, frame, key, units)
     src.stokes_fields = _stokes_fields(header, field)
     return src
+
+
+_MAPPINGS: OrderedDict[tuple, np.memmap] = OrderedDict()
+_MAPPINGS_LOCK = threading.Lock()
+
+
+def _records(identity: tuple, hdu_index: int, path: str, dtype: np.dtype, offset: int, n_rows: int) -> np.memmap:
+    """The memory map of a table's records, one per (file identity, HDU)."""
+    key = (identity, hdu_index)
+    with _MAPPINGS_LOCK:
+        records = _MAPPINGS.get(key)
+        if records is not None and records.dtype == dtype and records.shape == (n_rows,):
+            _MAPPINGS.move_to_end(key)
+            return records
+    records = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(n_rows,))
+    with _MAPPINGS_LOCK:
+        _MAPPINGS[key] = records
+        while len(_MAPPINGS) > 64:  # dropped maps close when their last column goes
+            _MAPPINGS.popitem(last=False)
+    return records
 
 
 _PENDING: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}

@@ -144,6 +144,15 @@ class SkyFrame:
         c = SkyCoord(np.asarray(ra) * u.deg, np.asarray(dec) * u.deg, frame="icrs").transform_to(self.frame)
         return c.spherical.lon.deg % 360.0, c.spherical.lat.deg
 
+    def vectors_from_icrs(self, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+        """ICRS (RA, Dec) in degrees → unit vectors (3, n) in this frame (no lon/lat trip)."""
+        v = _unit_vectors(np.asarray(ra, float), np.asarray(dec, float))
+        if self.is_icrs:
+            return v
+        if self._matrix is not None:
+            return np.tensordot(self._matrix, v, axes=1)
+        return _unit_vectors(*self.from_icrs(ra, dec))
+
     def vectors_to_icrs(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Unit vectors (3, n) in this frame → ICRS (RA, Dec), degrees (no lon/lat trip)."""
         if self.is_icrs:
