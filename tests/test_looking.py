@@ -369,3 +369,18 @@ def test_profile_on_a_healpix_layer_reads_its_pixels():
     np.testing.assert_array_equal(np.asarray(t[col]), truth)
     # Native resolution: the HEALPix pixel scale.
     assert np.diff(t["distance"]).max() <= healpy.nside2resol(nside, arcmin=True) + 1e-9
+
+
+def test_show_gallery_sets_the_trait(ramp):
+    v = TileViewer(str(ramp))
+    cid = v.add_catalogue(SkyCoord([20.0, 21.0, 22.0], [-5.0, -5.0, -5.0], unit="deg"), name="three")
+    v.show_gallery("three")
+    assert v.gallery == {"catalogue": cid, "rows": None, "size": 10.0, "page": 0}
+    v.show_gallery(cid, rows=np.array([True, False, True]), size=5)
+    assert v.gallery["rows"] == [0, 2] and v.gallery["size"] == 5.0
+    with pytest.raises(ValueError, match="outside 0..2"):
+        v.show_gallery(cid, rows=[5])
+    with pytest.raises(ValueError, match="3 entries"):
+        v.show_gallery(cid, rows=[True, False])
+    with pytest.raises(KeyError, match="no catalogue"):
+        v.show_gallery("nope")

@@ -187,3 +187,26 @@ def _degrees(value: Any, name: str, default_unit: Any) -> float:
         return float(q.to_value(u.deg))
     except (TypeError, ValueError, u.UnitConversionError):
         raise ValueError(f"{name} must be an angle (a number of arcmin or an astropy Quantity), not {value!r}") from None
+
+
+def gallery_request(viewer: TileViewer, catalogue: str, rows: Any, size: float) -> dict[str, Any]:
+    """The ``gallery`` trait's value for `TileViewer.show_gallery` (checked here)."""
+    match = [c for c in viewer.catalogues if catalogue in (c["id"], c["name"])]
+    if not match:
+        raise KeyError(f"no catalogue {catalogue!r}; have {[c['name'] for c in viewer.catalogues]}")
+    n = len(viewer.catalogue.source_group(match[0]["id"]).sources)
+    picked: list[int] | None = None
+    if rows is not None:
+        arr = np.asarray(rows)
+        if arr.dtype == bool:
+            if arr.shape != (n,):
+                raise ValueError(f"a row mask needs {n} entries (one per source), not {arr.shape}")
+            picked = np.flatnonzero(arr).tolist()
+        else:
+            picked = [int(k) for k in arr.ravel()]
+            bad = [k for k in picked if not 0 <= k < n]
+            if bad:
+                raise ValueError(f"rows {bad[:5]} are outside 0..{n - 1}")
+    if not (np.isfinite(size) and 0 < size <= 600):
+        raise ValueError(f"size must be within (0, 600] arcmin, not {size!r}")
+    return {"catalogue": match[0]["id"], "rows": picked, "size": float(size), "page": 0}

@@ -170,6 +170,10 @@ class TileViewer(AidaMethods, anywidget.AnyWidget):
     gamma = Float(1.0, help="Gamma applied after the stretch (colour t → t^(1/gamma)); 0.1 to 10.").tag(sync=True)
     contrast = Float(1.0, help="Contrast about mid-grey (t → contrast·(t − ½) + ½ + brightness); 0 to 10.").tag(sync=True)
     brightness = Float(0.0, help="Brightness added after the contrast; −1 to 1.").tag(sync=True)
+    gallery = Dict(
+        allow_none=True, default_value=None,
+        help="The cutout gallery shown: {'catalogue': id, 'rows': [indices] or None, 'size': arcmin, 'page': n} (see show_gallery).",
+    ).tag(sync=True)
     catalogues = List(Dict(), read_only=True, help="Source catalogues shown (read-only; see add_catalogue).").tag(sync=True)
     boxes = List(Dict(), help="Boxes: id, name, top_left_ra/dec, bottom_right_ra/dec (degrees).").tag(sync=True)
     selected_box = Unicode("", help="Id of the selected box ('' for none).").tag(sync=True)
@@ -649,6 +653,22 @@ class TileViewer(AidaMethods, anywidget.AnyWidget):
         from . import looking
 
         return looking.stack(self, catalogue, layer, size, pixel)
+
+    def show_gallery(self, catalogue: str, rows: Any = None, size: float = 10.0) -> None:
+        """Open the cutout gallery of an overlaid catalogue in the viewer.
+
+        Parameters
+        ----------
+        catalogue
+            The catalogue's id or name.
+        rows
+            The sources to show: row indices or a boolean mask (default all).
+        size
+            Each cutout's side, arcmin.
+        """
+        from . import looking
+
+        self.gallery = looking.gallery_request(self, catalogue, rows, size)
 
     # -- view state (tilemaker_widget/viewstate.py) ------------------------------
     @property

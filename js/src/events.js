@@ -33,6 +33,8 @@ export const Events = /** @type {const} */ ({
   PROFILE: "profile",
   /** Values across layers arrived (detail: {at, rows: [{label, value, units}]}). */
   VALUES: "values",
+  /** A gallery thumbnail was clicked (detail: {catalogue, index, ra, dec}). */
+  GALLERY_PICK: "gallerypick",
 });
 
 /** @typedef {typeof Events[keyof typeof Events]} EventName */
@@ -55,6 +57,7 @@ export const Events = /** @type {const} */ ({
  * @property {{start: {ra: number, dec: number}, end: {ra: number, dec: number}, separation: number, position_angle: number}} measure
  * @property {{start: {ra: number, dec: number}, end: {ra: number, dec: number}, answers: any[]}} profile
  * @property {{at: {ra: number, dec: number}, rows: {label: string, value: number | null, units: string}[]}} values
+ * @property {{catalogue: string, index: number, ra: number, dec: number}} gallerypick
  */
 
 /** Typed publish/subscribe over an EventTarget. */

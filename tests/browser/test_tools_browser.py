@@ -249,3 +249,42 @@ def test_ruler_and_profile_in_the_widget(lab, page, iqu_map):
     page.wait_for_function("() => window.__profile && document.querySelectorAll('.tmw-host .tmw-tool-panel path.tmw-plot-line').length === 1")
     values = page.evaluate("() => window.__profile.answers[0].layers[0].values")
     assert set(values) == {100.0, 300.0}
+
+
+def test_gallery_from_a_catalogue(lab, page, iqu_map):
+    code = (
+        f"v = TileViewer({str(iqu_map)!r}, zoom=2, center=[30, 0])\n"
+        "from astropy.table import Table\n"
+        "cat = Table({'ra': [10.0 + 2 * k for k in range(20)], 'dec': [5.0] * 20, 'name': [f'src{k}' for k in range(20)]})\n"
+        "cid = v.add_catalogue(cat, name='sources', label='name')"
+    )
+    name, state = write_notebook(lab, code)
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url) if "/submap/" in r.url else None)
+    open_notebook(page, lab, name)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.tmw-host canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1",
+        timeout=90_000,
+    )
+    read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
+    page.wait_for_function("() => document.querySelector('.tmw-host').tilemaker.viewer.overlays.catalogues.items.size === 1 && [...document.querySelector('.tmw-host').tilemaker.viewer.overlays.catalogues.items.values()][0].table")
+    page.locator(".tmw-host button.tmw-tool-gallery").click()
+    # One page (12) of thumbnails, each loaded, with the sources' names.
+    page.wait_for_function("() => [...document.querySelectorAll('.tmw-host .tmw-thumb-img')].filter(i => i.complete && i.naturalWidth > 0).length === 12")
+    names = page.locator(".tmw-host .tmw-thumb-name").all_inner_texts()
+    assert names == [f"src{k}" for k in range(12)]
+    assert len(seen) == 12  # lazy: only the page shown
+    assert page.locator(".tmw-host .tmw-gallery-page").inner_text() == "1 / 2"
+    page.locator(".tmw-host .tmw-gallery-next").click()
+    page.wait_for_function("() => document.querySelectorAll('.tmw-host .tmw-thumb').length === 8")
+    assert len(seen) == 20
+    # A thumbnail's picture is the layer in the view's colours: src12 sits in I = 300 (east half).
+    page.locator(".tmw-host .tmw-thumb[data-row='15']").click()
+    s = read_state(state, lambda s: abs(s["center"][0] - 40.0) < 1e-6)
+    assert s["center"] == [40.0, 5.0]
+    # From Python: a selection of rows.
+    from harness import run_code
+
+    run_code(page, "v.show_gallery('sources', rows=[3, 7], size=20)")
+    page.wait_for_function("() => document.querySelectorAll('.tmw-host .tmw-thumb').length === 2")
+    assert page.locator(".tmw-host .tmw-thumb-name").all_inner_texts() == ["src3", "src7"]

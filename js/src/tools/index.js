@@ -10,6 +10,7 @@ import { formatValue } from "../numbers.js";
 import { lngToRa } from "../sky.js";
 import { getJson, isAbort } from "../transport.js";
 import { createContrastControl } from "./contrast.js";
+import { createGallery } from "./gallery.js";
 import { LineDrag } from "./linedrag.js";
 import { COLOURS, dotPlot, linePlot } from "./plot.js";
 import { resampled } from "./resample.js";
@@ -51,12 +52,14 @@ export function createTools(viewer) {
 
   /** @param {string} text @param {...(Node | string)} content */
   const showPanel = (text, ...content) => {
+    if (!text.startsWith("Gallery")) gallery.release();
     title.textContent = text;
     body.replaceChildren(...content);
     panel.hidden = false;
   };
   const hidePanel = () => {
     panel.hidden = true;
+    gallery.release();
     inflight?.abort();
     ruler.clear();
     profile.clear();
@@ -169,6 +172,7 @@ export function createTools(viewer) {
     return b;
   };
   const contrast = createContrastControl(viewer);
+  const gallery = createGallery(viewer, showPanel);
   const el = h(
     "div",
     { class: "tmw-tools-host" },
@@ -178,6 +182,7 @@ export function createTools(viewer) {
       modeButton("Ruler", "Measure: press, then drag (alt-drag works any time); the distance shows in the status line", ruler),
       modeButton("Profile", "Profile: press, then drag a line; values along it are plotted", profile),
       contrast.el,
+      gallery.el,
     ),
     panel,
   );
@@ -185,6 +190,7 @@ export function createTools(viewer) {
   for (const part of [el.firstElementChild, panel]) {
     if (part) for (const type of ["click", "dblclick", "pointerdown", "wheel"]) part.addEventListener(type, (ev) => ev.stopPropagation());
   }
+  gallery.fromModel();
   viewer.on(Events.LAYER, () => {
     if (!panel.hidden && lastLine && title.textContent?.startsWith("Profile")) drawProfile(lastLine.a, lastLine.b);
   });
