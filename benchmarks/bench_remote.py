@@ -133,7 +133,7 @@ OURS_ACTION = """([kind, arg]) => {
   window.__oursDone = null;
   const state = __STATE__;
   const mark = () => { const t = performance.now(); const s = state(); if (window.__oursDone === null && s && s.full) window.__oursDone = t; };
-  viewer.tileLayer.once('load', mark);
+  viewer.layer.tileLayer.once('load', mark);
   model.on('change:_render_count', function once() { mark(); model.off('change:_render_count', once); });
   const t0 = performance.now();
   if (kind === 'pan') map.panBy([arg, 0], { animate: false });
