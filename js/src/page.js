@@ -65,8 +65,15 @@ export function layerEntryFromDescription(d, names) {
     cmap: d.cmap ?? null,
     transport: "http",
     source: null,
+    // The grid facts, as in the widget's entries: the first tile needs no request before it.
+    ...Object.fromEntries(GRID_FACTS.filter((k) => typeof d[k] === "number").map((k) => [k, d[k]])),
   };
 }
+
+const GRID_FACTS = [
+  "tile_size", "native_level", "number_of_levels", "pixel_scale_arcmin",
+  "bounding_left", "bounding_right", "bounding_top", "bounding_bottom",
+];
 
 /**
  * The config's source groups and boxes as the widget's `catalogues` and `boxes` traits
@@ -207,6 +214,8 @@ export async function mountPage(el, opts = {}) {
     history.replaceState(null, "", `${window.location.pathname}?${q}`);
   };
   for (const name of ["center", "zoom", "layer", ...COLOUR_FIELDS]) model.on(`change:${name}`, remember);
+  // At once too: a view opened exactly where asked never changes, yet its token must go.
+  remember();
   return { model, viewer };
 }
 
