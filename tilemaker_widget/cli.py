@@ -200,7 +200,7 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .catalogue.database import is_database_url
+    from .catalogue.config import is_database_url
 
     if is_database_url(args.config):
         from .catalogue.config import ConfigError

@@ -26,6 +26,12 @@ class ConfigError(ValueError):
     """A configuration file that cannot be used; the message names the problem."""
 
 
+def is_database_url(value: str | os.PathLike) -> bool:
+    """Whether a ``config_path`` names a database (``scheme://…``, catalogue/database.py)
+    rather than a JSON file; here so that telling them apart imports no SQLAlchemy."""
+    return "://" in str(value)
+
+
 def _req(obj: dict[str, Any], key: str, where: str) -> Any:
     if key not in obj:
         raise ConfigError(f"{where}: missing required field {key!r}")

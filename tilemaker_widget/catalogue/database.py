@@ -20,7 +20,6 @@ populated databases have no triggers) and works the same on SQLite.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +101,6 @@ SOURCES = sa.Table(
 )
 
 _SMALL_TABLES = (MAP_GROUPS, MAPS, BANDS, LAYERS, BOXES, SOURCE_GROUPS)
-
-
-def is_database_url(value: str | os.PathLike) -> bool:
-    """Whether a ``config_path`` names a database (``scheme://…``) rather than a JSON file."""
-    return "://" in str(value)
 
 
 def redacted(url: str) -> str:

@@ -41,8 +41,7 @@ class Runtime:
 
     def _build_api(self) -> Any:
         from ..api import Api, PathPolicy
-        from ..catalogue.config import ConfigError, load_config
-        from ..catalogue.database import is_database_url
+        from ..catalogue.config import ConfigError, is_database_url, load_config
         from ..catalogue.model import Catalogue
         from ..engine import Engine
 
