@@ -243,3 +243,26 @@ def test_full_page_quality_from_the_address(lab, page, smooth_map):
     assert quality == "fast"
     time.sleep(0.5)
     assert traffic.of("q8") and not traffic.of("f16")
+
+
+def test_low_level_preview_is_replaced_by_the_block_means(lab, page, smooth_map):
+    """The first low-level view of a map comes as a decimated preview (the whole-map
+    average is not built yet), which the viewer replaces by the final tiles."""
+    name, state = write_notebook(
+        lab, f"v = TileViewer({str(smooth_map)!r}, quality='fast', cmap='RdBu_r', vmin=-100, vmax=100, zoom=0, center=[30, 0])"
+    )
+    previews: list[str] = []
+    page.on("response", lambda r: previews.append(r.url) if r.headers.get("x-tilemaker-preview") == "1" else None)
+    traffic = Traffic(page)
+    open_notebook(page, lab, name)
+    wait_drawn(page, lambda d: d["n"] >= 1)
+    page.wait_for_function(
+        "() => !document.querySelector('.tmw-host canvas.tmw-preview')", timeout=60_000
+    )
+    assert previews and all("preview=1" in u for u in previews), (previews, traffic.all())
+    finals = [u for u in traffic.of("q8") if "preview=1" not in u]
+    for u in previews:
+        tile = u.split("?")[0]
+        assert any(f.split("?")[0] == tile for f in finals), (u, finals)
+    res = wait_colours(page, [lut("RdBu_r")[0]], minimum=10)
+    assert res["tiles"] >= 1
