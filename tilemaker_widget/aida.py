@@ -19,8 +19,9 @@ What the hooks do:
 - the viewport's centre and field of view become ``center`` and ``zoom`` (the
   field spans the viewer's height);
 - catalogues become overlaid source catalogues in their style's colour;
-- ``save`` writes the displayed image with its cuts, stretch and colormap
-  (matplotlib; the format from the file's extension).
+- ``save`` writes the part of the displayed image inside the viewport (a square of
+  the field of view) with its cuts, stretch and colormap (matplotlib; the format from
+  the file's extension).
 
 The package needs Python ≥ 3.12; without it these methods raise ImportError
 naming it, and everything else in the viewer works.
@@ -192,12 +193,31 @@ def _save_image(display: Any, path: Any) -> None:
         info = display._images[label]
         values = display._values(label)
         norm = ImageNormalize(values, interval=info.cuts, stretch=info.stretch or LinearStretch(), clip=True)
-        shown = norm(values)
+        shown = norm(values)[_view_slices(display, label, values.shape)]
         cmap = display.viewer.cmap
     else:
         shown, cmap = np.zeros((display.viewer.height, display.viewer.height)), "gray"
     # Row 0 of an image array is its bottom (FITS, astropy), as the viewer draws it.
-    plt.imsave(path, shown, cmap=cmap, origin="lower", format=path.suffix.lstrip(".") or "png")
+    # The values are normalised already: 0 and 1 are the colormap's ends, whatever the crop holds.
+    plt.imsave(path, shown, cmap=cmap, vmin=0.0, vmax=1.0, origin="lower", format=path.suffix.lstrip(".") or "png")
+
+
+def _view_slices(display: Any, label: str, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """The image's pixels inside the viewport (a square of the field of view), clipped to it."""
+    from astropy import units as u
+
+    try:
+        view = display.get_viewport(sky_or_pixel="pixel", image_label=label)
+    except (ValueError, TypeError):  # no pixel viewport to be had: the whole image
+        return slice(None), slice(None)
+    (x, y), fov = view["center"], view["fov"]
+    half = float(fov.value if isinstance(fov, u.Quantity) else fov) / 2.0
+    ny, nx = shape
+    rows = slice(max(0, math.floor(y - half + 0.5)), min(ny, math.ceil(y + half + 0.5)))
+    cols = slice(max(0, math.floor(x - half + 0.5)), min(nx, math.ceil(x + half + 0.5)))
+    if rows.start >= rows.stop or cols.start >= cols.stop:  # looking beside the image
+        return slice(None), slice(None)
+    return rows, cols
 
 
 class AidaMethods:

@@ -117,4 +117,8 @@ def test_an_image_without_wcs_is_shown_and_saved(tmp_path):
     assert img[:, 0].max() < 10 and img[:, -1].min() > 245  # the ramp, dark to light
     with pytest.raises(FileExistsError):
         v.save(out)
+    # The view, not the whole image: the left half's 32 pixels, around its centre.
+    v.set_viewport(center=(15.5, 15.5), fov=32)
     v.save(out, overwrite=True)
+    img = np.asarray(Image.open(out).convert("L"))
+    assert img.shape == (32, 32) and img[:, -1].max() < 135  # up to the ramp's middle
