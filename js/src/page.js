@@ -19,61 +19,16 @@ export function apiRootFromPath(pathname) {
 }
 
 /**
- * Names of map groups, maps and bands from the TileMaker listings (best effort: ids
- * stand in for names that cannot be listed).
- * @param {HttpSource} http
- */
-async function menuNames(http) {
-  /** @type {Map<string, string>} */
-  const names = new Map();
-  try {
-    const groups = (await getJson(http, "map-groups")) ?? [];
-    await Promise.all(groups.map(async (/** @type {any} */ g) => {
-      names.set(`g:${g.map_group_id}`, g.name);
-      const maps = (await getJson(http, `map-groups/${encodeURIComponent(g.map_group_id)}/maps`)) ?? [];
-      await Promise.all(maps.map(async (/** @type {any} */ mp) => {
-        names.set(`m:${mp.map_id}`, mp.name);
-        const bands = (await getJson(http, `maps/${encodeURIComponent(mp.map_id)}/bands`)) ?? [];
-        for (const b of bands) names.set(`b:${b.band_id}`, b.name);
-      }));
-    }));
-  } catch (e) {
-    console.warn("tilemaker-widget: menu names unavailable", e);
-  }
-  return names;
-}
-
-/**
- * A `layers` trait entry from a layer description.
+ * A `layers` trait entry from the API's layer description: the description as given
+ * (the server and the widget build it with one function, describe.py), plus how the
+ * page reaches the layer. Nothing is merged or defaulted here, so the page and the
+ * widget show a layer alike.
  * @param {any} d
- * @param {Map<string, string>} names
+ * @returns {import("./layers.js").LayerEntry}
  */
-export function layerEntryFromDescription(d, names) {
-  return {
-    id: d.layer_id,
-    name: d.name ?? d.layer_id,
-    group: d.group ?? names.get(`g:${d.map_group_id}`) ?? d.map_group_id ?? "",
-    map: d.map ?? names.get(`m:${d.map_id}`) ?? d.map_id ?? "",
-    band: d.band ?? names.get(`b:${d.band_id}`) ?? d.band_id ?? "",
-    map_id: d.map_id ?? null,
-    band_id: d.band_id ?? null, // the tools' "every layer of the band"
-    units: d.units ?? "",
-    quantity: d.quantity ?? "",
-    shape: d.shape ?? null,
-    vmin: d.vmin ?? null,
-    vmax: d.vmax ?? null,
-    cmap: d.cmap ?? null,
-    transport: "http",
-    source: null,
-    // The grid facts, as in the widget's entries: the first tile needs no request before it.
-    ...Object.fromEntries(GRID_FACTS.filter((k) => typeof d[k] === "number").map((k) => [k, d[k]])),
-  };
+export function layerEntryFromDescription(d) {
+  return { ...d, id: d.id ?? d.layer_id, transport: "http", source: null };
 }
-
-const GRID_FACTS = [
-  "tile_size", "native_level", "number_of_levels", "pixel_scale_arcmin",
-  "bounding_left", "bounding_right", "bounding_top", "bounding_bottom",
-];
 
 /**
  * The config's source groups and boxes as the widget's `catalogues` and `boxes` traits
@@ -156,12 +111,9 @@ export async function mountPage(el, opts = {}) {
   const overlays = overlayState(http);
   const descriptions = await getJson(http, "layers");
   const list = Array.isArray(descriptions) ? descriptions : descriptions?.layers ?? [];
-  // The listing usually names group, map and band; ask the TileMaker menus only if not.
-  const names = list.every((/** @type {any} */ d) => d.group && d.map && d.band) ? new Map() : await menuNames(http);
-  const layers = list.map((/** @type {any} */ d) => layerEntryFromDescription(d, names));
+  const layers = list.map(layerEntryFromDescription);
   const wanted = opts.layer ?? params.get("layer") ?? "";
-  const first = layers.find((/** @type {any} */ l) => l.id === wanted) ?? layers[0];
-  if (first) layers.splice(layers.indexOf(first), 1), layers.unshift(first);
+  const first = layers.find((l) => l.id === wanted) ?? layers[0];
   const num = (/** @type {string | null} */ s, /** @type {number} */ d) => (s !== null && Number.isFinite(parseFloat(s)) ? parseFloat(s) : d);
   // The address's colours apply to the layer it names (docs/api.md "The full-page viewer").
   const own = first && first.id === params.get("layer");
@@ -175,7 +127,7 @@ export async function mountPage(el, opts = {}) {
   const model = new PageModel({
     layers,
     layer: first?.id ?? "",
-    cmap: first?.cmap ?? "viridis",
+    cmap: first?.cmap ?? "",
     vmin: typeof first?.vmin === "number" ? first.vmin : null,
     vmax: typeof first?.vmax === "number" ? first.vmax : null,
     stretch: "linear",

@@ -43,7 +43,8 @@ export function createStatusLine(viewer) {
       .then((j) => {
         if (ctrl.signal.aborted || layerId !== viewer.layerId) return;
         const v = j?.value;
-        const units = j?.units ?? viewer.units();
+        // The layer's display form (µK) when it has one; the answer's own units otherwise.
+        const units = viewer.units() || j?.units || "";
         const where = Number.isFinite(j?.x) && Number.isFinite(j?.y) ? ` at pixel (${j.x}, ${j.y})` : "";
         value.textContent = v === null || v === undefined ? "no data" : `${formatValue(v)} ${units}`.trim();
         value.title = `exact map value${where}`;
