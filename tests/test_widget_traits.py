@@ -279,3 +279,24 @@ def test_boxes_generated(viewer, ra1, dec1, ra2, dec2):
             viewer.boxes = [box]
     json.dumps(viewer.get_state(["boxes"]), allow_nan=False)
     viewer.boxes = []
+
+
+# -- nan_color ----------------------------------------------------------------------
+def test_nan_color_takes_matplotlib_colours_and_none(viewer):
+    from matplotlib.colors import to_hex
+
+    from tilemaker_widget.widget import NAN_COLOR
+
+    assert TileViewer.nan_color.default_value == NAN_COLOR == "#808080"
+    for colour in ("magenta", "tab:red", "#0f0", "C1", "0.5"):
+        viewer.nan_color = colour
+        assert viewer.nan_color == to_hex(colour)
+    viewer.nan_color = " None "
+    assert viewer.nan_color == "none"
+    for bad in ("blurple", "#12345", ""):
+        with pytest.raises(TraitError, match=r"nan_color: invalid color .* or 'none'"):
+            viewer.nan_color = bad
+    with pytest.raises(TraitError):
+        viewer.nan_color = (1.0, 0.0, 0.0)  # text only: it is synced as a string
+    assert viewer.nan_color == "none"  # a refused value changes nothing
+    viewer.nan_color = NAN_COLOR

@@ -34,6 +34,8 @@ from .skypos import sky_position, sky_positions
 # own default depth, native level 10 plus the overzoom.
 _FALLBACK_MAX_ZOOM = 10 + OVERZOOM
 _MAX_HEIGHT = 10_000
+NAN_COLOR = "#808080"
+"""NaN pixels inside a map: mid grey, unlike the dark background outside it (js/src/nanfill.js)."""
 
 
 def _css_colour(color: Any) -> str:
@@ -158,6 +160,9 @@ class TileViewer(AidaMethods, anywidget.AnyWidget):
     height = Int(500, help="Height in pixels (100 to 10000).").tag(sync=True)
     ra_left = Bool(True, help="RA increases to the left (sky convention).").tag(sync=True)
     graticule = Bool(True, help="Draw the RA/Dec grid.").tag(sync=True)
+    nan_color = Unicode(
+        NAN_COLOR, help="Colour of NaN pixels inside the map: a matplotlib colour name or '#rrggbb', or 'none' (drawn as outside the map)."
+    ).tag(sync=True)
     quality = traitlets.Enum(
         ("auto", "exact", "fast"),
         "auto",
@@ -335,6 +340,16 @@ class TileViewer(AidaMethods, anywidget.AnyWidget):
         if not lo <= value <= hi:  # also refuses NaN
             raise TraitError(f"zoom must be within [{lo:g}, {hi:g}] for this layer (native level {hi - OVERZOOM:g} plus {OVERZOOM} levels of enlargement), not {value:g}")
         return value
+
+    @validate("nan_color")
+    def _check_nan_color(self, proposal: Any) -> str:
+        value = proposal["value"]
+        if isinstance(value, str) and value.strip().lower() == "none":
+            return "none"
+        try:
+            return _css_colour(value)
+        except ValueError as exc:
+            raise TraitError(f"nan_color: {exc}, or 'none'") from None
 
     @validate("height")
     def _check_height(self, proposal: Any) -> int:

@@ -87,6 +87,30 @@ export function decLabel(dec, step, mode) {
   return `${sign}${d}°${p(m)}′${sTxt}″`;
 }
 
+/** Label font size, pixels (`ctx.font` below). */
+const LABEL_PX = 11;
+
+/**
+ * Baseline of a Dec label drawn with `textBaseline = "bottom"`: just above its line,
+ * or just below it when the line is too near the top edge for the text to fit.
+ * @param {number} y  the line's y (pixels from the top)
+ * @param {number} [fontPx]
+ */
+export function decLabelBaseline(y, fontPx = LABEL_PX) {
+  return y - 2 - fontPx - 2 < 0 ? y + 2 + fontPx + 2 : y - 2;
+}
+
+/**
+ * Left edge of an RA label: right of its line, or left of it when it would run past
+ * the right edge.
+ * @param {number} x  the line's x
+ * @param {number} width  the label's width
+ * @param {number} viewWidth
+ */
+export function raLabelLeft(x, width, viewWidth) {
+  return x + 3 + width > viewWidth ? x - 3 - width : x + 3;
+}
+
 export class Graticule {
   /**
    * @param {any} map  L.Map
@@ -152,7 +176,7 @@ export class Graticule {
 
     ctx.lineWidth = 1;
     ctx.strokeStyle = "rgba(255, 255, 255, 0.45)";
-    ctx.font = "11px system-ui, -apple-system, \"Segoe UI\", sans-serif";
+    ctx.font = `${LABEL_PX}px system-ui, -apple-system, "Segoe UI", sans-serif`;
     ctx.textBaseline = "bottom";
     /** @type {[string, number, number][]} */
     const labels = [];
@@ -168,7 +192,8 @@ export class Graticule {
         ctx.lineTo(x, yBottom);
         ctx.stroke();
         const ra = Math.round(lngToRa(lng, raLeft) / steps.ra) * steps.ra;
-        labels.push([raLabel(ra % 360, steps.ra, mode), x + 3, Math.min(size.y, yBottom) - 3]);
+        const text = raLabel(ra % 360, steps.ra, mode);
+        labels.push([text, raLabelLeft(x, ctx.measureText(text).width, size.x), Math.min(size.y, yBottom) - 3]);
       }
     }
     const jMin = Math.ceil(south / steps.dec);
@@ -182,7 +207,7 @@ export class Graticule {
         ctx.lineTo(size.x, y);
         ctx.stroke();
         // Leave the bottom row to the RA labels.
-        if (y < yBottom - 16) labels.push([decLabel(dec, steps.dec, mode), 4, y - 2]);
+        if (y < yBottom - 16) labels.push([decLabel(dec, steps.dec, mode), 4, decLabelBaseline(y)]);
       }
     }
     // Dark halo under light text stays legible on every colormap.

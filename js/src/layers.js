@@ -118,6 +118,7 @@ export class LayerShown {
     } catch (e) {
       if (token !== this.token) return;
       this.unmount();
+      v.nan.setLayer(null);
       v.banner.show(`Cannot read layer "${this.nameOf(id)}": ${e instanceof Error ? e.message : e}`);
       return;
     }
@@ -131,6 +132,7 @@ export class LayerShown {
     v.map.setMaxZoom(isNum(info?.max_zoom) ? info.max_zoom : this.nativeLevel + 4);
     v.view.layerShown(info);
     this.mount();
+    v.nan.setLayer(info);
     v.events.emit(Events.LAYER_INFO, info);
     v.session.histogram(id).then(
       (hist) => {

@@ -3,6 +3,7 @@
 
 import { STRETCHES, renderProblem } from "./colour.js";
 import { PageModel } from "./model.js";
+import { NAN_COLOUR } from "./nanfill.js";
 import { Session } from "./session.js";
 import { HttpSource, getJson } from "./transport.js";
 import { Viewer } from "./viewer.js";
@@ -142,6 +143,8 @@ export async function mountPage(el, opts = {}) {
     height: Math.max(300, window.innerHeight - 80),
     ra_left: params.get("ra_left") !== "0",
     graticule: params.get("grid") !== "0",
+    // ?nan=%23ff00ff (any CSS colour) or ?nan=none; the widget's `nan_color`.
+    nan_color: params.get("nan") || NAN_COLOUR,
     _transport: "http",
     _error: "",
     _render_count: 0,

@@ -261,3 +261,20 @@ export function parseCoordinates(text) {
   if (!(dec >= -90 && dec <= 90)) throw new Error(`Dec out of range: ${dec}`);
   return { ra: normRa(ra), dec };
 }
+
+/**
+ * The footprint's display-longitude span [west, east] in the copy nearest `near`.
+ * @param {{bounding_left: number, bounding_right: number}} info  TileMaker's edges: left = lowest RA
+ * @param {boolean} raLeft
+ * @param {number} near
+ * @returns {[number, number]}
+ */
+export function footprintLngSpan(info, raLeft, near) {
+  let width = info.bounding_right - info.bounding_left;
+  if (width <= 0) width += 360;
+  width = Math.min(width, 360);
+  const lowest = raToLng(info.bounding_left, raLeft, near);
+  const [west, east] = raLeft ? [lowest - width, lowest] : [lowest, lowest + width];
+  const k = Math.round((near - (west + east) / 2) / 360);
+  return [west + 360 * k, east + 360 * k];
+}

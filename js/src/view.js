@@ -221,6 +221,7 @@ export class ViewSync {
     const zoom = this.map.getZoom();
     this.silently(() => this.map.setView(this.displayCenter(this.center, zoom), zoom, { animate: false }));
     v.layer.mount();
+    v.nan.place();
     v.graticule.redraw();
     v.events.emit(Events.RA_DIRECTION, raLeft);
   }

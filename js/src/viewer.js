@@ -1,7 +1,8 @@
 // The viewer: the DOM of one view, its Leaflet map and controls, wired to a model-like
 // object (the anywidget model or the page's PageModel) and to the model's Session.
 // Each concern has its module: layers.js (which layer, its tiles), colouring.js (LUT,
-// repaint), view.js (centre and zoom), fullscreen.js (height), banner.js (errors).
+// repaint), nanfill.js (NaN colour), view.js (centre and zoom), fullscreen.js (height),
+// banner.js (errors).
 
 import L from "leaflet";
 import { ErrorBanner } from "./banner.js";
@@ -12,6 +13,7 @@ import { EventBus, Events } from "./events.js";
 import { Fullscreen } from "./fullscreen.js";
 import { Graticule } from "./graticule.js";
 import { LayerShown } from "./layers.js";
+import { NanFill } from "./nanfill.js";
 import { isNum } from "./numbers.js";
 import { raToLng } from "./sky.js";
 import { ViewSync } from "./view.js";
@@ -91,6 +93,7 @@ export class Viewer {
       mode: this.labelMode,
       tileSize: this.tileSize,
     }));
+    this.nan = new NanFill(this);
     this.layer = new LayerShown(this);
     this.colouring = new Colouring(this);
 
@@ -242,6 +245,7 @@ export class Viewer {
 
   dispose() {
     this.layer.dispose();
+    this.nan.dispose();
     this.colouring.dispose();
     for (const c of this.controls) c.dispose?.();
     this.disposer.dispose();

@@ -2,7 +2,7 @@
 
 import { lutIndex } from "../colour.js";
 import { h } from "../dom.js";
-import { formatValue } from "../numbers.js";
+import { formatShort } from "../numbers.js";
 import { Events } from "../events.js";
 
 /** @typedef {import("../viewer.js").Viewer} Viewer */
@@ -46,8 +46,10 @@ export function createColourBar(viewer, className) {
     const m = viewer.model;
     const vmin = m.get("vmin");
     const vmax = m.get("vmax");
-    lo.textContent = formatValue(vmin);
-    hi.textContent = formatValue(vmax);
+    lo.textContent = formatShort(vmin);
+    hi.textContent = formatShort(vmax);
+    lo.title = `vmin = ${vmin}`;
+    hi.title = `vmax = ${vmax}`;
     units.textContent = viewer.units();
     if (viewer.lut && Number.isFinite(vmin) && Number.isFinite(vmax)) {
       drawColourBar(canvas, viewer.lut, vmin, vmax, m.get("stretch") || "linear");

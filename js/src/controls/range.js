@@ -1,9 +1,9 @@
 // Colour range: typed vmin/vmax, and a panel with the layer's histogram (drag the two
 // handles), percentile presets and a colour bar with units.
 
-import { lutIndex } from "../colour.js";
+import { lutIndex, renderProblem } from "../colour.js";
 import { h } from "../dom.js";
-import { formatValue } from "../numbers.js";
+import { formatShort, formatValue, parseNumber } from "../numbers.js";
 import { createColourBar } from "./colourbar.js";
 import { Events } from "../events.js";
 
@@ -56,6 +56,14 @@ export function percentile(hist, p) {
 export function symmetricRange(vmin, vmax) {
   const m = Math.max(Math.abs(vmin), Math.abs(vmax));
   return [-m, m];
+}
+
+/**
+ * Widen a field to its text, so no value is ever cut.
+ * @param {HTMLInputElement} input
+ */
+function fitWidth(input) {
+  input.style.width = `${Math.max(6, input.value.length) + 2}ch`;
 }
 
 /** @param {Viewer} viewer */
@@ -120,24 +128,73 @@ export function createRangeControl(viewer) {
     if (save) m.save_changes();
   }
 
-  const commitInputs = () => {
-    const a = parseFloat(vminInput.value);
-    const b = parseFloat(vmaxInput.value);
-    if (Number.isFinite(a) && Number.isFinite(b) && b > a) setRange(a, b, true);
-    else showValues();
+  /**
+   * Mark a field as refused (red, the reason as its tooltip), as the go-to box does.
+   * @param {HTMLInputElement} input
+   * @param {string} reason
+   */
+  const refuse = (input, reason) => {
+    input.classList.add("tmw-invalid");
+    input.title = reason;
+    input.setAttribute("aria-invalid", "true");
+  };
+  const accept = () => {
+    for (const input of [vminInput, vmaxInput]) {
+      input.classList.remove("tmw-invalid");
+      input.removeAttribute("aria-invalid");
+    }
+  };
+
+  /**
+   * Apply both fields, or nothing: a refused value stays typed, red, with the reason
+   * (the kernel's own message for a range it would refuse).
+   * @param {HTMLInputElement} edited
+   */
+  const commitInputs = (edited) => {
+    /** @type {number[]} */
+    const values = [];
+    for (const input of [vminInput, vmaxInput]) {
+      try {
+        values.push(parseNumber(input.value));
+      } catch (e) {
+        refuse(input, `${input === vminInput ? "vmin" : "vmax"}: ${e instanceof Error ? e.message : e}; nothing applied`);
+        return;
+      }
+    }
+    const [a, b] = values;
+    const problem = renderProblem(m.get("stretch") || "linear", a, b);
+    if (problem) {
+      refuse(problem.startsWith("a log stretch") ? vminInput : edited, `${problem}; nothing applied`);
+      return;
+    }
+    accept();
+    setRange(a, b, true);
+    showValues(true);
   };
   for (const input of [vminInput, vmaxInput]) {
-    input.addEventListener("change", commitInputs);
+    input.addEventListener("change", () => commitInputs(input));
     input.addEventListener("keydown", (e) => {
-      if (e.key === "Enter") commitInputs();
-      if (e.key === "Escape") showValues();
+      if (e.key === "Enter") commitInputs(input);
+      else if (e.key === "Escape") accept(), showValues(true);
+      else input.classList.remove("tmw-invalid");
     });
   }
 
-  function showValues() {
-    const fmt = (/** @type {any} */ v) => (Number.isFinite(v) ? formatValue(v) : "");
-    if (document.activeElement !== vminInput) vminInput.value = fmt(m.get("vmin"));
-    if (document.activeElement !== vmaxInput) vmaxInput.value = fmt(m.get("vmax"));
+  /**
+   * Show the range, in a format that fits the field (the full value as tooltip); a
+   * field being typed in keeps its text.
+   * @param {boolean} [force]
+   */
+  function showValues(force = false) {
+    for (const [input, name] of /** @type {const} */ ([[vminInput, "vmin"], [vmaxInput, "vmax"]])) {
+      const v = m.get(name);
+      if (!force && document.activeElement === input) continue;
+      input.classList.remove("tmw-invalid");
+      input.removeAttribute("aria-invalid");
+      input.value = Number.isFinite(v) ? formatShort(v) : "";
+      input.title = Number.isFinite(v) ? `${name} = ${v}` : name;
+      fitWidth(input);
+    }
   }
 
   function plotRange() {
