@@ -14,7 +14,8 @@ def test_empty_viewer_then_add_maps(lab, page, two_value_map):
     page.on("pageerror", lambda e: errors.append(str(e)))
     open_notebook(page, lab, name)
     page.wait_for_selector(".tmw-host")
-    s = read_state(state, lambda s: s["_transport"] != "", timeout=90)
+    # The transport is chosen per model (initialize), before the view says anything.
+    s = read_state(state, lambda s: s["_transport"] != "" and s["_error"] != "", timeout=90)
     assert s["layer"] == "" and s["_error"] == "No layer to show."  # said, not thrown
     run_code(page, f"v.add_maps({str(two_value_map)!r}); v.set_range(-100, 100); v.zoom = 3; v.center = [30, 0]")
     read_state(state, lambda s: s["layer"] != "" and s["vmin"] == -100, timeout=60)
