@@ -384,3 +384,65 @@ def test_show_gallery_sets_the_trait(ramp):
         v.show_gallery(cid, rows=[True, False])
     with pytest.raises(KeyError, match="no catalogue"):
         v.show_gallery("nope")
+
+
+# -- colour composites ------------------------------------------------------------------
+def test_composite_tile_matches_a_numpy_rendering(tmp_path, rng):
+    from PIL import Image
+
+    paths = []
+    for k in range(3):
+        data = rng.normal(50.0 * k, 30.0, (NY, NX)).astype(np.float32)
+        data[:5, :] = np.nan if k == 0 else data[:5, :]
+        data[-3:, :] = np.nan  # NaN in all three: transparent
+        paths.append(write_car(tmp_path / f"c{k}.fits", data, RES, RA0, DEC0, bunit="uK"))
+    v = TileViewer([str(p) for p in paths])
+    ids = [e["id"] for e in v.layers]
+    layer = v.catalogue.layer(ids[0])
+    native = v._api.engine.prepare(layer).grid.native_level
+    # The tile holding the map's centre.
+    ra_c, dec_c = RA0 - NX * RES / 2, DEC0 + NY * RES / 2
+    nx, ny = 2 ** (native + 1), 2**native
+    x = int(((ra_c + 180.0) % 360.0) / 360.0 * nx)
+    y = int((dec_c + 90.0) / 180.0 * ny)
+    q = {"r": ids[0], "g": ids[1], "b": ids[2], "r_vmin": "-50", "r_vmax": "100", "g_vmin": "0", "g_vmax": "150",
+         "g_stretch": "sqrt", "g_weight": "1.5", "b_vmin": "50", "b_vmax": "200", "b_stretch": "asinh", "b_weight": "0.5"}
+    r = v._api.handle("GET", f"composite/{native}/{y}/{x}/tile.png", q)
+    assert r.status == 200, r.body
+    got = np.asarray(Image.open(io.BytesIO(r.body)).convert("RGBA"))
+    tiles = [v._api.engine.data_tile(v.catalogue.layer(i), native, y, x) for i in ids]
+
+    def level(t, lo, hi, stretch, w):
+        u = np.clip((t.astype(np.float64) - lo) / (hi - lo), 0, 1)
+        if stretch == "sqrt":
+            u = np.sqrt(u)
+        elif stretch == "asinh":
+            u = np.arcsinh(10 * u) / np.arcsinh(10)
+        u = np.nan_to_num(u, nan=0.0)
+        return np.clip(np.floor(np.clip(w * u, 0, 1) * 256), 0, 255)
+
+    expected = np.stack(
+        [level(tiles[0], -50, 100, "linear", 1.0), level(tiles[1], 0, 150, "sqrt", 1.5), level(tiles[2], 50, 200, "asinh", 0.5)], axis=-1
+    )
+    present = np.isfinite(np.stack(tiles)).any(axis=0)
+    assert (~present).any() and present.any()
+    assert (got[..., 3] == np.where(present, 255, 0)).all()
+    diff = np.abs(got[..., :3].astype(int) - expected.astype(int))[present]
+    assert diff.max() <= 1 and (diff == 0).mean() > 0.999  # float32 rounding at bin edges
+    for bad, fragment in (({**q, "g": ""}, "g="), ({**q, "b_weight": "20"}, "weight"), ({**q, "r_stretch": "log"}, "log")):
+        resp = v._api.handle("GET", f"composite/{native}/{y}/{x}/tile.png", bad)
+        assert resp.status == 400 and fragment in json.loads(resp.body)["error"]
+
+
+def test_set_composite_checks_channels(three):
+    v = TileViewer([str(p) for p in three])
+    ids = [e["id"] for e in v.layers]
+    v.set_composite(ids[2], {"layer": ids[1], "vmin": 0, "vmax": 50, "weight": 1.5}, ids[0])
+    assert v.composite["r"] == {"layer": ids[2], "vmin": v.layers[2]["vmin"], "vmax": v.layers[2]["vmax"], "stretch": "linear", "weight": 1.0}
+    assert v.composite["g"]["weight"] == 1.5 and v.composite["g"]["vmax"] == 50.0
+    with pytest.raises(ValueError, match="channel b"):
+        v.set_composite(ids[0], ids[1])
+    with pytest.raises(Exception, match="weight"):
+        v.set_composite(ids[0], ids[1], {"layer": ids[2], "weight": 11})
+    v.set_composite()
+    assert v.composite is None

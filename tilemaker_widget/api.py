@@ -19,7 +19,16 @@ from ._version import __version__
 from .catalogue.inspect import layer_cmap
 from .catalogue.model import Catalogue, Grants, Layer, allowed
 from .errors import ApiError, status_for
-from .params import BoxEdges, ColourQuery, Position, TileAddress, flag, number, register_sources
+from .params import (
+    BoxEdges,
+    ColourQuery,
+    Position,
+    TileAddress,
+    flag,
+    name_text,
+    number,
+    register_sources,
+)
 
 JSON = "application/json"
 IMAGE_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "jpeg": "image/jpeg"}
@@ -113,6 +122,7 @@ class Api:
         r("GET", r"values", self.values)
         r("GET", r"distance", self.distance)
         r("GET", r"layers/(?P<lid>[^/]+)/stack\.(?P<ext>\w+)", self.stack)
+        r("GET", r"composite/(?P<z>-?\d+)/(?P<y>-?\d+)/(?P<x>-?\d+)/tile\.(?P<ext>\w+)", self.composite_tile)
         # Standard descriptions for GIS-style clients (ogc.py, docs/api.md "Standard tile metadata").
         r("GET", r"layers/(?P<lid>[^/]+)/tilejson\.json", self.tilejson)
         r("GET", r"tileMatrixSets", self.tile_matrix_sets)
@@ -403,6 +413,34 @@ class Api:
                 "count": st.count.tolist(),
             }
         )
+
+    def composite_tile(self, z: str, y: str, x: str, ext: str, query: dict[str, str], grants: Grants, **_: Any) -> Response:
+        """Three layers as R, G, B (``r=``, ``g=``, ``b=`` ids; ``r_vmin``, ``r_vmax``,
+        ``r_stretch``, ``r_weight`` … per channel; layer defaults where absent)."""
+        from .engine.composite import CHANNELS, Channel
+
+        t = TileAddress.parse(z, y, x)
+        ext = ext.lower()
+        if ext not in IMAGE_TYPES:
+            raise ApiError(400, f"unknown tile format {ext!r}; use png, webp or jpg")
+        layers, channels = [], []
+        for c in CHANNELS:
+            lid = query.get(c)
+            if not lid:
+                raise ApiError(400, f"a composite needs three layers: r=, g= and b= (missing {c}=)")
+            layer = self._layer(lid, grants)
+            lo, hi = (None if query.get(f"{c}_{k}") is None else number(query[f"{c}_{k}"], f"{c}_{k}") for k in ("vmin", "vmax"))
+            if lo is None or hi is None:
+                dlo, dhi = self.engine.resolve_range(layer)
+                lo, hi = dlo if lo is None else lo, dhi if hi is None else hi
+            weight = 1.0 if query.get(f"{c}_weight") is None else number(query[f"{c}_weight"], f"{c}_weight")
+            stretch = name_text(query.get(f"{c}_stretch"), f"{c}_stretch") or "linear"
+            layers.append(layer)
+            channels.append(Channel(lo, hi, stretch, weight).validate(c))
+        body = self.engine.composite_tile(layers, t.z, t.y, t.x, channels, "jpg" if ext == "jpeg" else ext, flag(query, "flip"))
+        if body is None:
+            raise ApiError(404, "tile has no data")
+        return Response(200, body, IMAGE_TYPES[ext], {"Cache-Control": TILE_CACHE_CONTROL})
 
     # -- colour --------------------------------------------------------------
     def colourbar(self, cmap: str, **_: Any) -> Response:

@@ -210,3 +210,25 @@ def gallery_request(viewer: TileViewer, catalogue: str, rows: Any, size: float) 
     if not (np.isfinite(size) and 0 < size <= 600):
         raise ValueError(f"size must be within (0, 600] arcmin, not {size!r}")
     return {"catalogue": match[0]["id"], "rows": picked, "size": float(size), "page": 0}
+
+
+def composite_channels(viewer: TileViewer, channels: Sequence[Any]) -> dict[str, Any]:
+    """The ``composite`` trait's value: each channel's layer id, range, stretch and weight."""
+    from .engine.composite import CHANNELS, Channel
+
+    out: dict[str, Any] = {}
+    for name, spec in zip(CHANNELS, channels, strict=True):
+        if spec is None:
+            raise ValueError(f"a composite needs three layers; channel {name} is missing")
+        spec = {"layer": spec} if isinstance(spec, str) else dict(spec)
+        lid = viewer._layer_id(spec.get("layer"))
+        entry = viewer._layer_entry(lid)
+        ch = Channel(
+            float(spec.get("vmin", entry["vmin"])), float(spec.get("vmax", entry["vmax"])),
+            str(spec.get("stretch", "linear")), float(spec.get("weight", 1.0)),
+        ).validate(name)
+        out[name] = {"layer": lid, "vmin": ch.vmin, "vmax": ch.vmax, "stretch": ch.stretch, "weight": ch.weight}
+    grids = {(viewer._layer_entry(c["layer"]).get("tile_size"), viewer._layer_entry(c["layer"]).get("native_level")) for c in out.values()}
+    if len(grids) != 1:
+        raise ValueError("the composite's layers are tiled differently: give layers of one pixel grid")
+    return out

@@ -175,6 +175,10 @@ class TileViewer(AidaMethods, anywidget.AnyWidget):
     gamma = Float(1.0, help="Gamma applied after the stretch (colour t → t^(1/gamma)); 0.1 to 10.").tag(sync=True)
     contrast = Float(1.0, help="Contrast about mid-grey (t → contrast·(t − ½) + ½ + brightness); 0 to 10.").tag(sync=True)
     brightness = Float(0.0, help="Brightness added after the contrast; −1 to 1.").tag(sync=True)
+    composite = Dict(
+        allow_none=True, default_value=None,
+        help="Colour composite shown: {'r'|'g'|'b': {'layer', 'vmin', 'vmax', 'stretch', 'weight'}}, or None (see set_composite).",
+    ).tag(sync=True)
     gallery = Dict(
         allow_none=True, default_value=None,
         help="The cutout gallery shown: {'catalogue': id, 'rows': [indices] or None, 'size': arcmin, 'page': n} (see show_gallery).",
@@ -668,6 +672,21 @@ class TileViewer(AidaMethods, anywidget.AnyWidget):
         from . import looking
 
         return looking.stack(self, catalogue, layer, size, pixel)
+
+    def set_composite(self, r: Any = None, g: Any = None, b: Any = None) -> None:
+        """Show three layers as red, green and blue (coloured in the browser); no arguments: off.
+
+        Each channel is a layer id or name, or a dict ``{"layer", "vmin", "vmax",
+        "stretch", "weight"}`` (range default the layer's, stretch ``linear``, weight 1).
+        Changing a channel's range or weight afterwards recolours with no request.
+
+        Examples
+        --------
+        >>> v.set_composite("f220 I", "f150 I", {"layer": "f090 I", "vmin": -200, "vmax": 400, "weight": 1.2})
+        """
+        from . import looking
+
+        self.composite = None if r is None and g is None and b is None else looking.composite_channels(self, (r, g, b))
 
     def show_gallery(self, catalogue: str, rows: Any = None, size: float = 10.0) -> None:
         """Open the cutout gallery of an overlaid catalogue in the viewer.

@@ -35,6 +35,8 @@ export const Events = /** @type {const} */ ({
   VALUES: "values",
   /** A gallery thumbnail was clicked (detail: {catalogue, index, ra, dec}). */
   GALLERY_PICK: "gallerypick",
+  /** Every live composite tile was repainted from its values (detail: {tiles}). */
+  COMPOSITE_PAINT: "compositepaint",
 });
 
 /** @typedef {typeof Events[keyof typeof Events]} EventName */
@@ -58,6 +60,7 @@ export const Events = /** @type {const} */ ({
  * @property {{start: {ra: number, dec: number}, end: {ra: number, dec: number}, answers: any[]}} profile
  * @property {{at: {ra: number, dec: number}, rows: {label: string, value: number | null, units: string}[]}} values
  * @property {{catalogue: string, index: number, ra: number, dec: number}} gallerypick
+ * @property {{tiles: number}} compositepaint
  */
 
 /** Typed publish/subscribe over an EventTarget. */

@@ -288,3 +288,71 @@ def test_gallery_from_a_catalogue(lab, page, iqu_map):
     run_code(page, "v.show_gallery('sources', rows=[3, 7], size=20)")
     page.wait_for_function("() => document.querySelectorAll('.tmw-host .tmw-thumb').length === 2")
     assert page.locator(".tmw-host .tmw-thumb-name").all_inner_texts() == ["src3", "src7"]
+
+
+def count_rgb(page, rgb) -> int:
+    return page.evaluate(
+        """(rgb) => {
+          let n = 0;
+          for (const c of document.querySelectorAll('canvas.tmw-composite-tile')) {
+            if (c.width <= 1) continue;
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            for (let i = 0; i < d.length; i += 4) if (d[i + 3] === 255 && d[i] === rgb[0] && d[i + 1] === rgb[1] && d[i + 2] === rgb[2]) n++;
+          }
+          return n;
+        }""",
+        list(rgb),
+    )
+
+
+def wait_rgb(page, rgb, at_least=1000, timeout=30.0) -> int:
+    deadline = time.monotonic() + timeout
+    n = 0
+    while time.monotonic() < deadline:
+        n = count_rgb(page, rgb)
+        if n >= at_least:
+            return n
+        time.sleep(0.2)
+    raise AssertionError(f"only {n} pixels of {rgb}")
+
+
+def test_composite_range_change_needs_no_request(lab, page, iqu_map):
+    layers = register(lab, iqu_map)
+    i, q, u = (x["layer_id"] for x in layers[:3])
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url) if "/tile." in r.url else None)
+    open_page(page, lab, f"layer={i}&ra=30&dec=0&zoom=3&quality=exact")
+    spec = {
+        "r": {"layer": i, "vmin": 0, "vmax": 400, "stretch": "linear", "weight": 1},
+        "g": {"layer": q, "vmin": 0, "vmax": 400, "stretch": "linear", "weight": 1},
+        "b": {"layer": u, "vmin": -100, "vmax": 0, "stretch": "linear", "weight": 1},
+    }
+    page.evaluate(f"(s) => {{ {PAGE}.model.set('composite', s); }}", spec)
+    # I = 300 east, 100 west; Q = 200; U = −50: the composite formula's levels.
+    wait_rgb(page, (192, 128, 128))
+    wait_rgb(page, (64, 128, 128))
+    time.sleep(1.0)
+    n = len(seen)
+    assert any("/tile.f16" in s and q in s for s in seen) and any(u in s for s in seen)
+    page.evaluate(f"(s) => {{ {PAGE}.model.set('composite', {{...s, r: {{...s.r, vmax: 600}}, b: {{...s.b, weight: 2}}}}); }}", spec)
+    # R: 300/600 → 128, 100/600 → 42; B: 0.5 × 2 → 1 → 255.
+    wait_rgb(page, (128, 128, 255))
+    wait_rgb(page, (42, 128, 255))
+    time.sleep(0.5)
+    assert len(seen) == n, seen[n:]
+    # The server renders the same composite for other clients.
+    from PIL import Image
+
+    tile = page.evaluate(
+        f"""async () => {{
+          const v = {PAGE}.viewer;
+          const r = await v.source.request('GET', 'composite/2/2/4/tile.png', {{r: '{i}', g: '{q}', b: '{u}', r_vmin: 0, r_vmax: 600, g_vmin: 0, g_vmax: 400, b_vmin: -100, b_vmax: 0, b_weight: 2}});
+          return [r.status, Array.from(new Uint8Array(r.body))];
+        }}"""
+    )
+    assert tile[0] == 200
+    import io
+
+    px = np.asarray(Image.open(io.BytesIO(bytes(tile[1]))).convert("RGBA")).reshape(-1, 4)
+    colours = {tuple(p) for p in px[px[:, 3] == 255]}
+    assert colours <= {(128, 128, 255, 255), (42, 128, 255, 255)} and colours

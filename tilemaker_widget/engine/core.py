@@ -393,6 +393,19 @@ class Engine:
         self.cache.set(key, json.dumps(result).encode())
         return result
 
+    def composite_tile(self, layers: list[Layer], z: int, y: int, x: int, channels: list[Any], ext: str, flip: bool = False) -> bytes | None:
+        """Three layers' tile as one RGB picture (engine/composite.py), None off all three."""
+        from . import composite
+
+        preps = [self.prepare(x) for x in layers]
+        grids = {p.grid for p in preps}
+        if len(grids) != 1:
+            raise composite.RenderError("the composite's layers are tiled differently: give layers of one pixel grid")
+        for p in preps:
+            self._check(p, z, y, x)
+        rgba = composite.composite_rgba([self._display_tile(p, z, y, x, flip) for p in preps], channels)
+        return None if rgba is None else composite.encode_rgba(rgba, ext)
+
     # -- looking closer (engine/profile.py, engine/stack.py) ---------------------
     def profile(self, layers: list[Layer], ra1: float, dec1: float, ra2: float, dec2: float, step: float | None = None) -> Any:
         """Every layer's exact values along the great circle (`profile.profile`)."""

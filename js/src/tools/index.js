@@ -9,6 +9,7 @@ import { Events } from "../events.js";
 import { formatValue } from "../numbers.js";
 import { lngToRa } from "../sky.js";
 import { getJson, isAbort } from "../transport.js";
+import { createComposite } from "./composite.js";
 import { createContrastControl } from "./contrast.js";
 import { createGallery } from "./gallery.js";
 import { LineDrag } from "./linedrag.js";
@@ -173,6 +174,7 @@ export function createTools(viewer) {
   };
   const contrast = createContrastControl(viewer);
   const gallery = createGallery(viewer, showPanel);
+  const composite = createComposite(viewer);
   const el = h(
     "div",
     { class: "tmw-tools-host" },
@@ -183,6 +185,7 @@ export function createTools(viewer) {
       modeButton("Profile", "Profile: press, then drag a line; values along it are plotted", profile),
       contrast.el,
       gallery.el,
+      composite.el,
     ),
     panel,
   );
@@ -196,6 +199,7 @@ export function createTools(viewer) {
   });
   return {
     el,
+    composite,
     ruler,
     profile,
     /** Whether a click ends a drag of these tools (the overlays' click handler asks). */
@@ -205,7 +209,7 @@ export function createTools(viewer) {
       viewer.map.off("click", onClick);
       ruler.dispose();
       profile.dispose();
-      contrast.dispose?.();
+      composite.dispose();
       readout.remove();
     },
   };
