@@ -20,6 +20,7 @@ import { ViewSync } from "./view.js";
 import { createLayerMenu } from "./controls/layermenu.js";
 import { createColormapPicker } from "./controls/colormap.js";
 import { createStretchSelect } from "./controls/stretch.js";
+import { createQualitySelect } from "./controls/quality.js";
 import { createRangeControl } from "./controls/range.js";
 import { createGoto } from "./controls/goto.js";
 import { createViewButtons } from "./controls/viewbuttons.js";
@@ -109,6 +110,7 @@ export class Viewer {
     add(createRangeControl(this), this.toolbar);
     add(createGoto(this), this.toolbar);
     add(createViewButtons(this), this.toolbar);
+    add(createQualitySelect(this), this.toolbar);
     add(createStatusLine(this), this.statusEl);
     add(createColourBarOverlay(this), this.mapWrap);
     /** catalogues, boxes and the box tool (overlays/) */

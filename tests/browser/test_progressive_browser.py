@@ -243,6 +243,15 @@ def test_full_page_quality_from_the_address(lab, page, smooth_map):
     assert quality == "fast"
     time.sleep(0.5)
     assert traffic.of("q8") and not traffic.of("f16")
+    # The toolbar's quality menu: "exact" refines what is shown.
+    assert page.locator(".tmw-quality").input_value() == "fast"
+    page.select_option(".tmw-quality", "exact")
+    page.wait_for_function(
+        "() => document.querySelectorAll('canvas.leaflet-tile').length && !document.querySelector('canvas.tmw-quantized')",
+        timeout=60_000,
+    )
+    assert traffic.of("f16")
+    assert page.evaluate("() => document.getElementById('tilemaker-page').tilemaker.model.get('quality')") == "exact"
 
 
 def test_low_level_preview_is_replaced_by_the_block_means(lab, page, smooth_map):
