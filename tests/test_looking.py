@@ -446,3 +446,25 @@ def test_set_composite_checks_channels(three):
         v.set_composite(ids[0], ids[1], {"layer": ids[2], "weight": 11})
     v.set_composite()
     assert v.composite is None
+
+
+def test_tools_respect_grants(tm_setup):
+    from tilemaker_widget.api import Api, PathPolicy
+    from tilemaker_widget.catalogue.config import load_config
+    from tilemaker_widget.engine import Engine
+
+    api = Api(load_config(tm_setup.config), Engine(), PathPolicy(False))
+    nobody, collab = frozenset(), frozenset({"collab"})
+    seen = {v["layer_id"] for v in json.loads(api.handle("GET", "values", {"ra": "30", "dec": "-10"}, None, nobody).body)["values"]}
+    assert "secret" not in seen and "act-I" in seen
+    seen = {v["layer_id"] for v in json.loads(api.handle("GET", "values", {"ra": "30", "dec": "-10"}, None, collab).body)["values"]}
+    assert "secret" in seen
+    q = {"ra1": "30", "dec1": "-10", "ra2": "29", "dec2": "-10"}
+    assert api.handle("GET", "layers/secret/profile", q, None, nobody).status == 403
+    assert api.handle("GET", "profile", {**q, "layers": "act-I,secret"}, None, nobody).status == 403
+    assert api.handle("GET", "values", {"ra": "30", "dec": "-10", "layers": "secret"}, None, nobody).status == 403
+    assert api.handle("GET", "layers/act-I/stack.json", {"sources": "hidden-sources", "size": "5"}, None, nobody).status == 403
+    comp = {"r": "act-I", "g": "act-I", "b": "secret"}
+    assert api.handle("GET", "composite/2/1/4/tile.png", comp, None, nobody).status == 403
+    r = api.handle("GET", "layers/act-I/stack.json", {"sources": "from-json", "size": "30"}, None, nobody)
+    assert r.status == 200 and json.loads(r.body)["n_given"] >= 1

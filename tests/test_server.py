@@ -583,3 +583,26 @@ async def test_tilemaker_viewer_not_installed(no_tilemaker_viewer, jp_fetch):
     assert_error(await get(jp_fetch, "tm", "assets", "index.js"), 404, "not installed")
     # The API itself does not depend on it.
     assert (await get(jp_fetch, "tm", "layers", "default")).code == 200
+
+
+# -- looking closer: profiles, values, the ruler, stacks, composites -----------------------
+
+
+async def test_looking_closer_routes_over_http(jp_fetch):
+    layers = body_json(await get(jp_fetch, "layers"))
+    lid = layers[0]["layer_id"]
+    r = await get(jp_fetch, "layers", lid, "profile", params={"ra1": "30", "dec1": "-10", "ra2": "25", "dec2": "-12"})
+    p = body_json(r)
+    assert r.code == 200 and p["layers"][0]["layer_id"] == lid
+    assert len(p["distance_arcmin"]) == len(p["layers"][0]["values"]) >= 2
+    ruler = body_json(await get(jp_fetch, "distance", params={"ra1": "359.9", "dec1": "1", "ra2": "0.1", "dec2": "-1"}))
+    assert ruler["separation_deg"] == pytest.approx(2.0099741138510008, abs=1e-9)
+    values = body_json(await get(jp_fetch, "values", params={"ra": "30", "dec": "-10"}))
+    assert {v["layer_id"] for v in values["values"]} == {x["layer_id"] for x in layers}
+    single = body_json(await get(jp_fetch, "layers", lid, "pixel", params={"ra": "30", "dec": "-10"}))
+    assert next(v for v in values["values"] if v["layer_id"] == lid)["value"] == single["value"]
+    assert_error(await get(jp_fetch, "profile", params={"ra1": "0", "dec1": "0", "ra2": "180", "dec2": "0", "layers": lid}), 400, "antipodal")
+    assert_error(await get(jp_fetch, "distance", params={"ra1": "nan", "dec1": "0", "ra2": "1", "dec2": "0"}), 400, "ra1")
+    comp = await get(jp_fetch, "composite", *NATIVE_TILE, "tile.png", params={"r": lid, "g": lid, "b": lid})
+    assert comp.code == 200 and comp.body.startswith(PNG)
+    assert_error(await get(jp_fetch, "composite", *NATIVE_TILE, "tile.png", params={"r": lid, "g": lid}), 400, "b=")
