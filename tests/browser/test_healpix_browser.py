@@ -98,6 +98,7 @@ def test_healpix_and_car_views_line_up(lab, page, tmp_path_factory):
     assert hosts.count() == 2
     car_spot = _wait_spot(page, 0)  # w is displayed by the first cell
     hpx_spot = _wait_spot(page, 1)
+    print(f"bright spot (x, y, n pixels): CAR {car_spot}, HEALPix {hpx_spot}")
     # At zoom ~6 a 6′ CAR pixel spans ~16 screen pixels and a 6.9′ HEALPix pixel ~18:
     # the two spots' centres agree to well under one map pixel.
     assert abs(car_spot[0] - hpx_spot[0]) < 8 and abs(car_spot[1] - hpx_spot[1]) < 8, (car_spot, hpx_spot)
