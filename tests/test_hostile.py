@@ -398,7 +398,7 @@ FUZZ = settings(
 SECRET_PATHS = ("layers/secret", "analysis/aperture/secret", "histograms/data/secret", "ogc/secret")
 
 
-def check_answer(path, response, grants):
+def check_answer(path, response, grants, query=None):
     """No 500, a JSON error on every 4xx, nothing granted shown without the grant."""
     assert response.status != 500
     if 400 <= response.status < 500:
@@ -409,8 +409,10 @@ def check_answer(path, response, grants):
             assert response.status == 403 or unrouted, (path, response.status, response.body[:200])
         elif response.status == 200 and response.content_type in ("application/json", "application/xml"):
             # Error messages may echo what the client sent; answers must not name hidden things.
+            # Words the client sent may come back (TileJSON echoes the query into its URLs).
+            sent = path + " " + " ".join(f"{k}={v}" for k, v in (query or {}).items())
             text = response.body.decode()
-            assert not any(w in text for w in HIDDEN_WORDS), (path, text[:300])
+            assert not any(w in text for w in HIDDEN_WORDS if w not in sent), (path, text[:300])
 
 
 @pytest.mark.parametrize("route", sorted(ROUTES))
@@ -419,7 +421,7 @@ def test_generated_requests(api, route):
     @given(req=requests(route), grants=st.sampled_from([None, PUBLIC, frozenset({"collab"})]))
     def check(req, grants):
         path, query = req
-        check_answer(path, call(api, "GET", path, query, grants=grants), grants)
+        check_answer(path, call(api, "GET", path, query, grants=grants), grants, query)
 
     check()
 
