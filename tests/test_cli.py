@@ -218,9 +218,8 @@ def test_open_fits(sample):
         sources = http(root + "sources", info["token"]).json()
         assert len(sources) == 1
         # SIGTERM (kill, systemd) stops the server too, not only Ctrl-C.
-        t0 = time.monotonic()
+        # interrupt() waits at most 30 s: a CLI that hangs on the signal fails here.
         assert cli.interrupt(signal.SIGTERM) == 0
-        assert time.monotonic() - t0 < 8
         assert port_closed(port), "the jupyter server outlived the CLI"
     finally:
         cli.kill()
@@ -276,9 +275,7 @@ def test_dev_removes_its_folder(tmp_path):
         assert len(info["layers"]) == 7  # I, Q, U, P, P/I, ψ, ivar
         root = f"http://127.0.0.1:{port}/tilemaker/"
         assert len(http(root + "sources/sample-sources", info["token"]).json()["sources"]) == 30
-        t0 = time.monotonic()
-        assert cli.interrupt() == 0
-        assert time.monotonic() - t0 < 8
+        assert cli.interrupt() == 0  # within interrupt()'s 30 s bound
         assert not folder.exists(), f"{folder} is still there"
         assert port_closed(port)
     finally:
