@@ -163,6 +163,9 @@ class TileViewer(AidaMethods, anywidget.AnyWidget):
     nan_color = Unicode(
         NAN_COLOR, help="Colour of NaN pixels inside the map: a matplotlib colour name or '#rrggbb', or 'none' (drawn as outside the map)."
     ).tag(sync=True)
+    pol_vectors = Bool(
+        False, help="Draw polarization vectors (length ∝ P, angle ψ) from the shown map's Q and U."
+    ).tag(sync=True)
     quality = traitlets.Enum(
         ("auto", "exact", "fast"),
         "auto",

@@ -34,6 +34,9 @@ import { QUALITIES, createDataTileLayer } from "./tilelayer.js";
  * @property {number} [bounding_top]
  * @property {number} [bounding_bottom]
  * @property {string} [error]  why the kernel could not describe the layer
+ * @property {string} [band_id]
+ * @property {string} [map_id]
+ * @property {{quantity: string, convention: "IAU" | "COSMO", convention_from: string}} [polarization]  derived polarization layers (docs/protocol.md, layer ids)
  */
 
 export class LayerShown {

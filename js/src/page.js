@@ -145,6 +145,7 @@ export async function mountPage(el, opts = {}) {
     graticule: params.get("grid") !== "0",
     // ?nan=%23ff00ff (any CSS colour) or ?nan=none; the widget's `nan_color`.
     nan_color: params.get("nan") || NAN_COLOUR,
+    pol_vectors: params.get("vectors") === "1",
     _transport: "http",
     _error: "",
     _render_count: 0,

@@ -28,6 +28,7 @@ import { createStatusLine } from "./controls/status.js";
 import { createColourBarOverlay } from "./controls/colourbar.js";
 import { createOverlays } from "./overlays/index.js";
 import { createTools } from "./tools/index.js";
+import { PolVectorOverlay } from "./overlays/polvectors.js";
 
 /** @typedef {import("./model.js").ModelLike} ModelLike */
 /** @typedef {import("./session.js").Session} Session */
@@ -95,6 +96,8 @@ export class Viewer {
       tileSize: this.tileSize,
     }));
     this.nan = new NanFill(this);
+    /** polarization vectors from the shown map's Q/U tiles (overlays/polvectors.js) */
+    this.polVectors = new PolVectorOverlay(this);
     this.layer = new LayerShown(this);
     this.colouring = new Colouring(this);
 
@@ -124,6 +127,7 @@ export class Viewer {
     this.wireMap();
 
     this.graticule.show(!!model.get("graticule"));
+    this.polVectors.show(!!model.get("pol_vectors"));
     this.colouring.loadColormap();
     this.layer.show(model.get("layer"));
   }
@@ -222,6 +226,10 @@ export class Viewer {
     this.listen("change:height", () => this.fullscreen.applyHeight());
     this.listen("change:ra_left", () => this.view.applyRaDirection());
     this.listen("change:graticule", () => this.graticule.show(!!this.model.get("graticule")));
+    this.listen("change:pol_vectors", () => this.polVectors.show(!!this.model.get("pol_vectors")));
+    // Segment lengths follow the P layer's range; the Q/U tiles are held: no request.
+    this.listen("change:vmax", () => this.polVectors.redraw());
+    this.on(Events.LAYER_INFO, () => this.polVectors.redraw());
     this.listen("change:layers", () => {
       Promise.resolve(this.source.sync?.(this.layers())).then(() => this.emit(Events.LAYERS));
       if (!this.layer.tileLayer) this.layer.show(this.model.get("layer"));
@@ -252,6 +260,7 @@ export class Viewer {
     for (const c of this.controls) c.dispose?.();
     this.disposer.dispose();
     this.graticule.dispose();
+    this.polVectors.dispose();
     this.map.remove();
     this.root.remove();
   }

@@ -1,4 +1,5 @@
-// View buttons: graticule (off / sexagesimal / degrees), RA direction, full screen.
+// View buttons: graticule (off / sexagesimal / degrees), RA direction, polarization
+// vectors, full screen.
 
 import { h } from "../dom.js";
 import { Events } from "../events.js";
@@ -43,6 +44,19 @@ export function createViewButtons(viewer) {
       : "RA increases to the right; click to flip";
   };
 
+  const vectors = h("button", {
+    class: "tmw-btn tmw-polvec",
+    type: "button",
+    title: "Polarization vectors (from the map's Q and U)",
+    "aria-label": "Polarization vectors",
+    "aria-pressed": "false",
+    onclick: () => {
+      m.set("pol_vectors", !m.get("pol_vectors"));
+      m.save_changes();
+    },
+  }, "pol");
+  const syncVectors = () => vectors.setAttribute("aria-pressed", String(!!m.get("pol_vectors")));
+
   const full = h("button", {
     class: "tmw-btn tmw-fullscreen-btn",
     type: "button",
@@ -57,8 +71,10 @@ export function createViewButtons(viewer) {
 
   syncGrid();
   syncRa();
+  syncVectors();
+  viewer.listen("change:pol_vectors", syncVectors);
   viewer.listen("change:graticule", syncGrid);
   viewer.on(Events.LABEL_MODE, syncGrid);
   viewer.on(Events.RA_DIRECTION, syncRa);
-  return { el: h("div", { class: "tmw-group tmw-view-buttons" }, grid, raDir, full) };
+  return { el: h("div", { class: "tmw-group tmw-view-buttons" }, grid, raDir, vectors, full) };
 }
