@@ -340,8 +340,11 @@ def test_state_round_trip(three, tmp_path):
     v.add_box(24, -2, 26, -4, name="a box")
     v.add_catalogue(SkyCoord([25.0], [-3.0], unit="deg"), name="cat")
     s = v.state
-    assert json.loads(json.dumps(s)) == s
+    assert json.loads(json.dumps(s)) == s and s["composite"] is None
     w = TileViewer.from_state(maps, s)
+    ids = [e["id"] for e in v.layers]
+    v.set_composite(ids[0], ids[1], {"layer": ids[2], "weight": 0.5})
+    assert TileViewer.from_state(maps, v.state).composite == v.composite
     assert w.state["overlays"]["boxes"] == s["overlays"]["boxes"]
     s2 = dict(w.state, overlays={**w.state["overlays"], "catalogues": ["cat"]})  # w has no catalogue yet
     assert {k: s2[k] for k in s if k != "overlays"} == {k: s[k] for k in s if k != "overlays"}
@@ -468,3 +471,17 @@ def test_tools_respect_grants(tm_setup):
     assert api.handle("GET", "composite/2/1/4/tile.png", comp, None, nobody).status == 403
     r = api.handle("GET", "layers/act-I/stack.json", {"sources": "from-json", "size": "30"}, None, nobody)
     assert r.status == 200 and json.loads(r.body)["n_given"] >= 1
+
+
+def test_values_at_with_an_unreadable_layer(three, tmp_path):
+    import os
+
+    doomed = tmp_path / "doomed.fits"
+    doomed.write_bytes(three[0].read_bytes())
+    v = TileViewer([str(three[1]), str(doomed)])
+    os.remove(doomed)
+    from tilemaker_widget.engine import Engine
+
+    v._api.engine = Engine()  # an engine that never opened the file: the layer is unreadable now
+    t = v.values_at(RA0 - 5.0, 0.0)
+    assert t["value"][0] == 20.0 and t["value"].mask[1]

@@ -84,10 +84,11 @@ def values_at(viewer: TileViewer, ra: Any, dec: Any = None, layers: Any = None) 
     for layer in lyrs:
         place = viewer.catalogue.place(layer)
         try:
-            value = engine.pixel(layer, r, d)["value"]
+            answer = engine.pixel(layer, r, d)
+            value, units = answer["value"], answer["units"] or ""
         except Exception:  # noqa: BLE001 - an unreadable layer shows as masked, the rest still answer
-            value = None
-        rows.append((layer.layer_id, layer.name, place.map.name, place.band.name, value, engine.units(layer) or ""))
+            value, units = None, layer.units or ""
+        rows.append((layer.layer_id, layer.name, place.map.name, place.band.name, value, units))
     t = Table(meta={"ra": r, "dec": d})
     for k, name in enumerate(("layer_id", "name", "map", "band")):
         t[name] = [row[k] for row in rows]

@@ -22,9 +22,10 @@ VIEW_TRAITS = (
 
 
 def state_of(viewer: TileViewer) -> dict[str, Any]:
-    """The viewer's view: `VIEW_TRAITS` plus the overlays (boxes, visible catalogues)."""
+    """The viewer's view: `VIEW_TRAITS`, the colour composite and the overlays (boxes, visible catalogues)."""
     state = {name: getattr(viewer, name) for name in VIEW_TRAITS}
     state["center"] = [float(c) for c in viewer.center]
+    state["composite"] = None if viewer.composite is None else {k: dict(v) for k, v in viewer.composite.items()}
     state["overlays"] = {
         "catalogues": [c["name"] for c in viewer.catalogues if c.get("visible", True)],
         "boxes": [dict(b) for b in viewer.boxes],
@@ -42,6 +43,9 @@ def viewer_from_state(cls: type[TileViewer], maps: Any, state: dict[str, Any], *
         for k in ("cmap", "stretch", "vmin", "vmax"):
             if k in known:
                 setattr(viewer, k, known[k])
+    if state.get("composite"):
+        c = state["composite"]
+        viewer.set_composite(c["r"], c["g"], c["b"])
     if overlays.get("boxes"):
         viewer.boxes = list(overlays["boxes"])
     shown = set(overlays.get("catalogues") or ())
