@@ -4,6 +4,7 @@
 import { STRETCHES, renderProblem } from "./colour.js";
 import { PageModel } from "./model.js";
 import { NAN_COLOUR } from "./nanfill.js";
+import { Events } from "./events.js";
 import { Session } from "./session.js";
 import { HttpSource, getJson } from "./transport.js";
 import { Viewer } from "./viewer.js";
@@ -166,10 +167,14 @@ export async function mountPage(el, opts = {}) {
     if (Array.isArray(c)) q.set("ra", c[0].toFixed(5)), q.set("dec", c[1].toFixed(5));
     q.set("zoom", String(model.get("zoom")));
     for (const [k, v] of Object.entries(queryFromView(model))) if (v === null) q.delete(k); else q.set(k, v);
+    // The catalogues shown, by name (the overlay panel's toggles belong to the view).
+    const cats = [...viewer.overlays.catalogues.items.values()];
+    if (cats.length) q.set("overlays", cats.filter((c) => c.visible).map((c) => c.entry.name).join(","));
     q.delete("token"); // never keep a token in a shareable address
     history.replaceState(null, "", `${window.location.pathname}?${q}`);
   };
   for (const name of ["center", "zoom", "layer", ...COLOUR_FIELDS]) model.on(`change:${name}`, remember);
+  viewer.on(Events.CATALOGUES, remember);
   // At once too: a view opened exactly where asked never changes, yet its token must go.
   remember();
   return { model, viewer };

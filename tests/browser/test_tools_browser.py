@@ -356,3 +356,55 @@ def test_composite_range_change_needs_no_request(lab, page, iqu_map):
     px = np.asarray(Image.open(io.BytesIO(bytes(tile[1]))).convert("RGBA")).reshape(-1, 4)
     colours = {tuple(p) for p in px[px[:, 3] == 255]}
     assert colours <= {(128, 128, 255, 255), (42, 128, 255, 255)} and colours
+
+
+@pytest.fixture(scope="module")
+def sample_server(tmp_path_factory):
+    """A jupyter server serving the sample config (a map and the catalogue "Sample sources")."""
+    import os
+    import subprocess
+    import sys
+
+    from harness import free_port
+
+    from tilemaker_widget.sample import write_sample
+
+    root = tmp_path_factory.mktemp("sample-server")
+    paths = write_sample(root, res_arcmin=6.0, dec_range=(-30.0, 10.0), ra_range=(60.0, -60.0), n_sources=20)
+    port = free_port()
+    cmd = [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
+           "--ServerApp.base_url=/user/alice/", f"--ServerApp.root_dir={root}"]
+    env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1", "TILEMAKER_CONFIG_PATH": str(paths["config"])}
+    log = open(root / "server.log", "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env)
+    url = f"http://127.0.0.1:{port}/user/alice/"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            req = urllib.request.Request(url + "tilemaker/status", headers={"Authorization": f"token {TOKEN}"})
+            urllib.request.urlopen(req, timeout=5).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError((root / "server.log").read_text()[-3000:]) from None
+            time.sleep(0.3)
+    yield url
+    proc.terminate()
+    proc.wait(15)
+
+
+def test_address_holds_the_catalogues_shown(sample_server, page):
+    page.goto(f"{sample_server}tilemaker/view?token={TOKEN}&ra=0&dec=-10&zoom=2&overlays=")
+    page.wait_for_function(f"() => {PAGE} && {PAGE}.viewer.overlays.catalogues.items.size === 1")
+    box = page.locator(".tmw-cat-toggle")
+    assert not box.is_checked()  # overlays= (none) in the address
+    box.check()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('overlays') === 'Sample sources'")
+    page.goto(page.url + f"&token={TOKEN}")
+    page.wait_for_function(f"() => {PAGE} && {PAGE}.viewer.overlays.catalogues.items.size === 1")
+    assert page.locator(".tmw-cat-toggle").is_checked()
+    box = page.locator(".tmw-cat-toggle")
+    box.uncheck()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('overlays') === ''")
