@@ -485,3 +485,28 @@ def test_values_at_with_an_unreadable_layer(three, tmp_path):
     v._api.engine = Engine()  # an engine that never opened the file: the layer is unreadable now
     t = v.values_at(RA0 - 5.0, 0.0)
     assert t["value"][0] == 20.0 and t["value"].mask[1]
+
+
+def test_hostile_tool_parameters_answer_4xx(ramp):
+    v = TileViewer(str(ramp))
+    lid = v.layers[0]["id"]
+    h = v._api.handle
+    cat = v.add_catalogue(SkyCoord([20.0], [-5.0], unit="deg"), name="one")
+    line = {"ra1": "20", "dec1": "-5", "ra2": "21", "dec2": "-5"}
+    cases = [
+        ("profile", {**line, "layers": ",".join([lid] * 65)}, 400, "1 to 64"),
+        ("profile", {**line, "layers": " , "}, 400, "layer"),
+        (f"layers/{lid}/profile", {**line, "ra1": "1e400"}, 400, "ra1"),
+        (f"layers/{lid}/profile", {**line, "step": "1" * 70}, 400, "step"),
+        ("values", {"ra": "20"}, 400, "dec"),
+        (f"layers/{lid}/stack.fits", {"sources": cat, "size": "100000"}, 400, "at most 1001"),
+        (f"layers/{lid}/stack.fits", {"sources": cat, "size": "nan"}, 400, "size"),
+        (f"layers/{lid}/stack.png", {"sources": cat, "size": "5"}, 400, "fits or json"),
+        ("composite/99999999999999/0/0/tile.png", {"r": lid, "g": lid, "b": lid}, 404, "level"),
+        ("composite/0/0/0/tile.gif", {"r": lid, "g": lid, "b": lid}, 400, "png"),
+        ("composite/0/0/0/tile.png", {"r": lid, "g": lid, "b": lid, "g_vmin": "inf"}, 400, "g_vmin"),
+    ]
+    for path, query, status, fragment in cases:
+        r = h("GET", path, query)
+        assert r.status == status, (path, query, r.status, r.body)
+        assert fragment in json.loads(r.body)["error"], (path, r.body)
