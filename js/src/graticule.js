@@ -2,6 +2,7 @@
 // vertical and lines of constant Dec horizontal, so the grid is a rectangular lattice
 // whose spacing follows the zoom.
 
+import { MapCanvas } from "./overlays/mapcanvas.js";
 import { lngToRa } from "./sky.js";
 
 /** @typedef {"sexagesimal" | "degrees"} LabelMode */
@@ -111,55 +112,23 @@ export function raLabelLeft(x, width, viewWidth) {
   return x + 3 + width > viewWidth ? x - 3 - width : x + 3;
 }
 
-export class Graticule {
+export class Graticule extends MapCanvas {
   /**
    * @param {any} map  L.Map
    * @param {() => {raLeft: boolean, mode: LabelMode, tileSize: number}} getState
    */
   constructor(map, getState) {
-    this.map = map;
+    super(map, "tmw-graticule");
     this.getState = getState;
-    this.canvas = document.createElement("canvas");
-    this.canvas.className = "tmw-graticule";
-    this.visible = false;
-    this.redraw = this.redraw.bind(this);
-    this.hide = () => { this.canvas.style.visibility = "hidden"; };
-  }
-
-  /** @param {boolean} on */
-  show(on) {
-    if (on === this.visible) return;
-    this.visible = on;
-    if (on) {
-      this.map.getContainer().appendChild(this.canvas);
-      this.map.on("move zoomend resize viewreset", this.redraw);
-      this.map.on("zoomanim", this.hide);
-      this.redraw();
-    } else {
-      this.map.off("move zoomend resize viewreset", this.redraw);
-      this.map.off("zoomanim", this.hide);
-      this.canvas.remove();
-    }
   }
 
   redraw() {
     if (!this.visible) return;
     const { raLeft, mode, tileSize } = this.getState();
     const map = this.map;
-    const size = map.getSize();
-    const dpr = globalThis.devicePixelRatio || 1;
-    const c = this.canvas;
-    c.style.visibility = "visible";
-    if (c.width !== Math.round(size.x * dpr) || c.height !== Math.round(size.y * dpr)) {
-      c.width = Math.round(size.x * dpr);
-      c.height = Math.round(size.y * dpr);
-      c.style.width = `${size.x}px`;
-      c.style.height = `${size.y}px`;
-    }
-    const ctx = c.getContext("2d");
-    if (!ctx || size.x === 0 || size.y === 0) return;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, size.x, size.y);
+    const drawing = this.clear();
+    if (!drawing) return;
+    const { ctx, size } = drawing;
 
     const pxPerDeg = (2 ** map.getZoom() * tileSize) / 180;
     const steps = gridSteps(pxPerDeg, mode);
@@ -220,7 +189,4 @@ export class Graticule {
     }
   }
 
-  dispose() {
-    this.show(false);
-  }
 }

@@ -12,6 +12,7 @@
 // left) or to the right, as the map is shown.
 
 import { decodeDataTile } from "../datatile.js";
+import { MapCanvas } from "./mapcanvas.js";
 
 /** @typedef {import("../viewer.js").Viewer} Viewer */
 /** @typedef {import("../layers.js").LayerEntry} LayerEntry */
@@ -61,38 +62,17 @@ export function polarizationInputs(layers, layerId) {
   return { q, u, p, psi };
 }
 
-export class PolVectorOverlay {
+export class PolVectorOverlay extends MapCanvas {
   /** @param {Viewer} viewer */
   constructor(viewer) {
+    super(viewer.map, "tmw-polvectors");
     this.viewer = viewer;
-    this.map = viewer.map;
-    this.canvas = document.createElement("canvas");
-    this.canvas.className = "tmw-polvectors";
-    this.visible = false;
     /** @type {Map<string, Promise<any> | any>} key → decoded tile, null (off the map) or a pending promise */
     this.tiles = new Map();
     /** @type {Map<string, Float32Array>} per level tile: its segments (see tileSegments) */
     this.segments = new Map();
     /** segments drawn by the last paint (for tests and the status line) */
     this.drawn = 0;
-    this.redraw = this.redraw.bind(this);
-    this.hide = () => { this.canvas.style.visibility = "hidden"; };
-  }
-
-  /** @param {boolean} on */
-  show(on) {
-    if (on === this.visible) return;
-    this.visible = on;
-    if (on) {
-      this.map.getContainer().appendChild(this.canvas);
-      this.map.on("move zoomend resize viewreset", this.redraw);
-      this.map.on("zoomanim", this.hide);
-      this.redraw();
-    } else {
-      this.map.off("move zoomend resize viewreset", this.redraw);
-      this.map.off("zoomanim", this.hide);
-      this.canvas.remove();
-    }
   }
 
   /**
@@ -171,20 +151,9 @@ export class PolVectorOverlay {
     if (!this.visible) return;
     const map = this.map;
     const viewer = this.viewer;
-    const size = map.getSize();
-    const dpr = globalThis.devicePixelRatio || 1;
-    const c = this.canvas;
-    c.style.visibility = "visible";
-    if (c.width !== Math.round(size.x * dpr) || c.height !== Math.round(size.y * dpr)) {
-      c.width = Math.round(size.x * dpr);
-      c.height = Math.round(size.y * dpr);
-      c.style.width = `${size.x}px`;
-      c.style.height = `${size.y}px`;
-    }
-    const ctx = c.getContext("2d");
-    if (!ctx || size.x === 0 || size.y === 0) return;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, size.x, size.y);
+    const drawing = this.clear();
+    if (!drawing) return;
+    const { ctx, size } = drawing;
     this.drawn = 0;
     const inputs = polarizationInputs(viewer.layers() ?? [], viewer.layerId);
     if (!inputs) return;
@@ -252,7 +221,7 @@ export class PolVectorOverlay {
   }
 
   dispose() {
-    this.show(false);
+    super.dispose();
     this.tiles.clear();
     this.segments.clear();
   }
