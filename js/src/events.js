@@ -37,6 +37,8 @@ export const Events = /** @type {const} */ ({
   GALLERY_PICK: "gallerypick",
   /** Every live composite tile was repainted from its values (detail: {tiles}). */
   COMPOSITE_PAINT: "compositepaint",
+  /** A gallery's stack arrived (detail: {catalogue, n_sources, side}). */
+  STACK: "stack",
 });
 
 /** @typedef {typeof Events[keyof typeof Events]} EventName */
@@ -61,6 +63,7 @@ export const Events = /** @type {const} */ ({
  * @property {{at: {ra: number, dec: number}, rows: {label: string, value: number | null, units: string}[]}} values
  * @property {{catalogue: string, index: number, ra: number, dec: number}} gallerypick
  * @property {{tiles: number}} compositepaint
+ * @property {{catalogue: string, n_sources: number, side: number}} stack
  */
 
 /** Typed publish/subscribe over an EventTarget. */

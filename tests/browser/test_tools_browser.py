@@ -282,6 +282,11 @@ def test_gallery_from_a_catalogue(lab, page, iqu_map):
     page.locator(".tmw-host .tmw-thumb[data-row='15']").click()
     s = read_state(state, lambda s: abs(s["center"][0] - 40.0) < 1e-6)
     assert s["center"] == [40.0, 5.0]
+    # The stack of the catalogue (the kernel holds it): every source inside the map.
+    page.locator(".tmw-host .tmw-gallery-stack").click()
+    page.wait_for_function("() => document.querySelector('.tmw-host .tmw-stack-caption')")
+    assert page.locator(".tmw-host .tmw-stack-caption").inner_text().startswith("mean of 20 sources")
+    assert page.evaluate("() => document.querySelector('.tmw-host canvas.tmw-stack-mean').width") == 3  # 10′ at 6′ pixels
     # From Python: a selection of rows.
     from harness import run_code
 

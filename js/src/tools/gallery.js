@@ -6,7 +6,8 @@
 
 import { h } from "../dom.js";
 import { Events } from "../events.js";
-import { isAbort } from "../transport.js";
+import { formatValue } from "../numbers.js";
+import { getJson, isAbort } from "../transport.js";
 
 /** @typedef {import("../viewer.js").Viewer} Viewer */
 
@@ -75,7 +76,9 @@ export function createGallery(viewer, showPanel) {
       h("button", { class: "tmw-btn tmw-gallery-prev", type: "button", disabled: state.page === 0, onclick: () => { state.page--; render(); } }, "‹"),
       h("span", { class: "tmw-gallery-page" }, `${state.page + 1} / ${pages}`),
       h("button", { class: "tmw-btn tmw-gallery-next", type: "button", disabled: state.page >= pages - 1, onclick: () => { state.page++; render(); } }, "›"),
+      h("button", { class: "tmw-btn tmw-gallery-stack", type: "button", title: "Mean stack of every source of the catalogue (layers/{id}/stack.json)", onclick: () => stackInto(stackBox, cat.entry.id, ctrl.signal) }, "stack"),
     );
+    const stackBox = h("div", { class: "tmw-stack" });
     const grid = h("div", { class: "tmw-gallery-grid" });
     const layer = viewer.layerId;
     const query = {
@@ -113,7 +116,38 @@ export function createGallery(viewer, showPanel) {
         },
       );
     }
-    showPanel(`Gallery: ${cat.entry.name} (${rows.length})`, nav, grid);
+    showPanel(`Gallery: ${cat.entry.name} (${rows.length})`, nav, grid, stackBox);
+  };
+
+  /**
+   * The layer's mean stack on the catalogue, drawn grey over its own range. The kernel
+   * answers when there is one (it holds the catalogues added in Python).
+   * @param {HTMLElement} box @param {string} catalogue @param {AbortSignal} signal
+   */
+  const stackInto = async (box, catalogue, signal) => {
+    box.replaceChildren("stacking…");
+    const source = viewer.source.comm ?? viewer.source;
+    try {
+      const j = await getJson(source, `layers/${encodeURIComponent(viewer.layerId)}/stack.json`, { sources: catalogue, size: state.size }, signal);
+      const canvas = h("canvas", { class: "tmw-stack-mean", width: j.side, height: j.side });
+      const flat = j.mean.flat().filter((/** @type {any} */ v) => v !== null);
+      const lo = Math.min(...flat), hi = Math.max(...flat);
+      const ctx = canvas.getContext("2d");
+      if (ctx) {
+        const img = ctx.createImageData(j.side, j.side);
+        // Row 0 of the stack is south: drawn bottom up, so north is up (east left, as the WCS).
+        j.mean.forEach((/** @type {any[]} */ row, /** @type {number} */ r) => row.forEach((v, c) => {
+          const k = 4 * ((j.side - 1 - r) * j.side + c);
+          const g = v === null ? 0 : Math.round((255 * (v - lo)) / (hi - lo || 1));
+          img.data.set([g, g, g, v === null ? 0 : 255], k);
+        }));
+        ctx.putImageData(img, 0, 0);
+      }
+      box.replaceChildren(canvas, h("div", { class: "tmw-tool-caption tmw-stack-caption" }, `mean of ${j.n_sources} sources, ${formatValue(lo)} … ${formatValue(hi)} ${j.units ?? ""}`));
+      viewer.emit(Events.STACK, { catalogue, n_sources: j.n_sources, side: j.side });
+    } catch (e) {
+      if (!isAbort(e)) box.replaceChildren(h("div", { class: "tmw-tool-error" }, e instanceof Error ? e.message : String(e)));
+    }
   };
 
   /** @param {{catalogue?: string, rows?: number[] | null, size?: number, page?: number}} [opts] */
