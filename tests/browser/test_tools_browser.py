@@ -345,6 +345,15 @@ def test_composite_range_change_needs_no_request(lab, page, iqu_map):
     wait_rgb(page, (42, 128, 255))
     time.sleep(0.5)
     assert len(seen) == n, seen[n:]
+    # A channel's stretch from the panel's menu: R = floor(256 · sqrt(300/600)) = 181,
+    # floor(256 · sqrt(100/600)) = 104; still no request.
+    page.click(".tmw-tool-composite")
+    page.select_option(".tmw-composite-r-stretch", "sqrt")
+    wait_rgb(page, (181, 128, 255))
+    wait_rgb(page, (104, 128, 255))
+    assert page.evaluate(f"() => {PAGE}.model.get('composite').r.stretch") == "sqrt"
+    time.sleep(0.5)
+    assert len(seen) == n, seen[n:]
     # The server renders the same composite for other clients.
     from PIL import Image
 

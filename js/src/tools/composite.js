@@ -7,6 +7,7 @@
 import L from "leaflet";
 import { decodeDataTile } from "../datatile.js";
 import { h } from "../dom.js";
+import { STRETCHES, renderProblem } from "../colour.js";
 import { Events } from "../events.js";
 import { apiTile } from "../sky.js";
 import { isAbort } from "../transport.js";
@@ -169,7 +170,17 @@ export function createComposite(viewer) {
           onchange: () => { const v = parseFloat(input.value); if (Number.isFinite(v)) set(c, k, v); } });
         return input;
       };
-      body.append(h("div", { class: `tmw-composite-row tmw-composite-${c}` }, h("b", {}, c.toUpperCase()), select, num("vmin"), num("vmax"), num("weight")));
+      // The channel's stretch, refused (red, with the reason) where the rule every
+      // route shares says no, e.g. log over a range reaching zero.
+      const stretch = h("select", { class: `tmw-select tmw-composite-${c}-stretch`, title: "stretch",
+        onchange: () => {
+          const problem = renderProblem(stretch.value, Number(ch.vmin), Number(ch.vmax));
+          stretch.classList.toggle("tmw-invalid", Boolean(problem));
+          stretch.title = problem || "stretch";
+          if (!problem) set(c, "stretch", stretch.value);
+        } },
+        ...STRETCHES.map((s) => h("option", { value: s, selected: s === (ch.stretch || "linear") }, s)));
+      body.append(h("div", { class: `tmw-composite-row tmw-composite-${c}` }, h("b", {}, c.toUpperCase()), select, num("vmin"), num("vmax"), stretch, num("weight")));
     }
     body.append(h("button", { class: "tmw-btn tmw-composite-off", type: "button", onclick: () => { m.set("composite", null); m.save_changes(); } }, "off"));
   };
