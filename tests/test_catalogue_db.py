@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_tilemaker_config
+from conftest import missing_part, write_tilemaker_config
 from pgserver import PostgresServer, postgres_bin
 from procs import JupyterServer
 from test_derived_combination import tilemaker_python
@@ -143,7 +143,7 @@ def test_reload_keeps_registered_files(tmp_path):
 def test_database_populated_by_tilemaker_serves_and_follows_changes(tmp_path):
     python = tilemaker_python()
     if python is None:
-        pytest.skip("TileMaker's environment is absent (scripts/setup.sh makes benchmarks/out/tm-venv)")
+        missing_part("TileMaker's environment is absent (scripts/setup.sh makes benchmarks/out/tm-venv)")
     tm_db = str(Path(python).parent / "tilemaker-db")
     setup = write_tilemaker_config(tmp_path)
     config = absolute_config(setup, tmp_path / "abs.json")
@@ -180,7 +180,7 @@ def test_database_populated_by_tilemaker_serves_and_follows_changes(tmp_path):
 @pytest.fixture(scope="module")
 def postgres():
     if postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed (scripts/setup.sh installs it)")
+        missing_part("PostgreSQL is not installed (scripts/setup.sh installs it)")
     with PostgresServer() as pg:
         yield pg
 

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pytest
 from astropy.io import fits
-from conftest import DEC_FIRST, NX, NY, RA_FIRST, RES
+from conftest import DEC_FIRST, NX, NY, RA_FIRST, RES, missing_part
 from mapmaker import native_region, write_car
 from tilechecks import with_holes
 
@@ -235,7 +235,7 @@ def test_combination_matches_tilemaker(tmp_path, rng):
 
     python = tilemaker_python()
     if python is None:
-        pytest.skip("TileMaker's environment is absent (benchmarks/bench_tiles.py makes benchmarks/out/tm-venv)")
+        missing_part("TileMaker's environment is absent (scripts/setup.sh makes benchmarks/out/tm-venv)")
     a = rng.normal(0.0, 100.0, (NY, NX)).astype(np.float32)
     a[50:60, 70:90] = np.nan
     b = rng.uniform(0.5, 3.0, (NY, NX)).astype(np.float32)
