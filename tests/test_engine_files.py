@@ -261,3 +261,19 @@ def test_concurrent_requests_agree(tmp_path, rng):
         np.testing.assert_allclose(
             t, expected_level_tile(path, data, 2, 450, z, y, x), rtol=1e-5, equal_nan=True
         )
+
+
+def test_a_link_pointed_elsewhere_serves_the_new_file(tmp_path, engine):
+    """file_identity remembers realpath per path; a retargeted link must not reuse it."""
+    a = write_car(tmp_path / "a.fits", np.full((NY, NX), 1.0, np.float32), RES, RA_FIRST, DEC_FIRST)
+    b = write_car(tmp_path / "b.fits", np.full((NY, NX), 2.0, np.float32), RES, RA_FIRST, DEC_FIRST)
+    link = tmp_path / "current.fits"
+    link.symlink_to(a)
+    layer = make_layer(link, vmin=0, vmax=10)
+    assert np.nanmax(engine.data_tile(layer, 2, 1, 4)) == 1.0
+    link.unlink()
+    link.symlink_to(b)
+    assert np.nanmax(engine.data_tile(layer, 2, 1, 4)) == 2.0
+    link.unlink()
+    with pytest.raises(LayerMissing):
+        engine.data_tile(layer, 2, 1, 4)

@@ -41,18 +41,38 @@ def _scrubbed(text: str, path: str | os.PathLike) -> str:
     return text
 
 
+_REAL_PATHS: dict[str, tuple[int, int, str]] = {}
+"""Path as given → (device, inode, real path): `file_identity`'s memo of ``realpath``."""
+
+
 def file_identity(path: str | os.PathLike) -> tuple[str, int, int, int]:
-    real = os.path.realpath(os.fspath(path))
-    name = shown_name(path)
+    """(real path, size, mtime, inode) of a regular file, asked of the file system each call.
+
+    Every request asks (an edited file must never be served stale), so this is on the
+    hot path of every warm tile, once per input plane. ``realpath`` walks the path one
+    ``lstat`` per folder (~10 µs), ``stat`` is one call (~1.5 µs): the real path is
+    remembered per path as given and reused while the file ``stat`` reaches is the one
+    it was found for (same device and inode); a retargeted link or a replaced file has
+    another inode and is resolved again.
+    """
+    given = os.fspath(path)
     try:
-        st = os.stat(real)
+        st = os.stat(given)
     except FileNotFoundError:
-        raise LayerMissing(f"{name}: no such file") from None
+        raise LayerMissing(f"{shown_name(given)}: no such file") from None
     except OSError as exc:
-        raise LayerForbidden(f"{name}: cannot be read ({exc.strerror})") from None
+        raise LayerForbidden(f"{shown_name(given)}: cannot be read ({exc.strerror})") from None
     if not stat.S_ISREG(st.st_mode):
         # A FIFO would block the opening thread until a writer comes, /dev/zero never ends.
-        raise LayerUnavailable(f"{name}: not a regular file")
+        raise LayerUnavailable(f"{shown_name(given)}: not a regular file")
+    known = _REAL_PATHS.get(given)
+    if known is not None and known[0] == st.st_dev and known[1] == st.st_ino:
+        real = known[2]
+    else:
+        real = os.path.realpath(given)
+        if len(_REAL_PATHS) > 4096:
+            _REAL_PATHS.clear()
+        _REAL_PATHS[given] = (st.st_dev, st.st_ino, real)
     return real, st.st_size, st.st_mtime_ns, st.st_ino
 
 
