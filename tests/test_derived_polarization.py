@@ -189,3 +189,38 @@ def test_arrays_get_polarization_layers_with_their_convention(tmp_path, rng):
     assert psi["polarization"]["convention"] == "COSMO" and psi["transport"] == "comm"
     r, c, *_rest, psi_cosmo = PLANTED[0]
     assert v.pixel_value(*_sky(r, c), layer=psi["id"]) == pytest.approx(psi_cosmo, abs=1e-4)
+
+
+def test_p_of_huge_values_does_not_overflow():
+    """Q² + U² overflows float32 beyond ~1.8e19: those pixels fall back to hypot."""
+    from tilemaker_widget.catalogue.derived import magnitude
+
+    q = np.array([[3e20, 3.0, np.nan, np.inf]], np.float32)
+    u = np.array([[4e20, 4.0, 1.0, 1.0]], np.float32)
+    out = magnitude(q, u)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out[0, :2], [5e20, 5.0], rtol=1e-6)
+    assert np.isnan(out[0, 2]) and np.isinf(out[0, 3])
+
+
+def test_derived_layer_follows_an_input_rewritten_in_place(tmp_path, rng):
+    """A derived source is reused while its inputs' files are unchanged, never after."""
+    import os
+
+    iqu = _iqu(rng)
+    path = _write(tmp_path, iqu, "IAU")
+    layers = _by_name(catalogue_from_fits([path]).layers())
+    engine = Engine()
+    ra, dec = _sky(8, 7)
+    assert engine.pixel(layers["P"], ra, dec)["value"] == pytest.approx(3.0)
+    n = engine.describe(layers["P"])["native_level"]
+    before = {(y, x): t.copy() for y, x, t in _every_tile(engine, layers["P"], n)}
+    st = os.stat(path)
+    iqu[1:] *= 2.0
+    new = write_car(tmp_path / "new.fits", iqu, RES, RA_FIRST, DEC_FIRST, bunit="uK", extra={"POLCCONV": "IAU"})
+    with open(path, "r+b") as handle:  # same inode and size: only the modification time tells
+        handle.write(new.read_bytes())
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert engine.pixel(layers["P"], ra, dec)["value"] == pytest.approx(6.0)
+    for y, x, t in _every_tile(engine, layers["P"], n):
+        np.testing.assert_allclose(t, 2.0 * before[(y, x)], rtol=1e-6, equal_nan=True)

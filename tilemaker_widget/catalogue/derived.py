@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .model import ArrayProvider, Catalogue, FitsProvider, Layer
+from .model import ArrayProvider, Catalogue, FitsProvider, HealpixProvider, Layer
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -50,6 +50,38 @@ def _input_source(engine: Engine, provider: Any, what: str) -> LayerSource:
     return src
 
 
+def input_stamp(providers: Any) -> tuple | None:
+    """Everything the source of a derived layer depends on, at one ``stat`` per file.
+
+    The inputs' file identities (an edited file changes it) and array tokens, nested
+    derived inputs by their own stamps; None when an input is of a kind that cannot be
+    stamped this cheaply (it is then opened the long way, which also says why it cannot
+    be an input). `Engine.opened` serves a source again while its stamp holds, so a warm
+    tile of a derived layer costs what a plain one does instead of re-opening every input.
+    """
+    from ..engine.planes import file_identity
+
+    known: dict[str, tuple] = {}
+    parts: list[Any] = []
+    for p in providers:
+        if isinstance(p, HealpixProvider):
+            return None
+        if isinstance(p, FitsProvider):
+            path = os.fspath(p.filename)
+            if path not in known:  # Q and U of one file: one stat
+                known[path] = file_identity(path)
+            parts.append((known[path], p.hdu, p.index))
+        elif isinstance(p, ArrayProvider):
+            parts.append(("array", p.token))
+        else:
+            nested = getattr(p, "stamp", None)
+            inner = nested() if nested is not None else None
+            if inner is None:
+                return None
+            parts.append(inner)
+    return tuple(parts)
+
+
 @dataclass(eq=False)
 class CombinationProvider:
     """TileMaker 3.1's ``fits_combination``: FITS planes combined in order by one function."""
@@ -65,7 +97,14 @@ class CombinationProvider:
             "function": self.function,
         }
 
+    def stamp(self) -> tuple | None:
+        inputs = input_stamp(self.providers)
+        return None if inputs is None else ("fits_combination", self.function, inputs)
+
     def open_source(self, engine: Engine) -> LayerSource:
+        return engine.opened(self, self.stamp(), lambda: self._open(engine))
+
+    def _open(self, engine: Engine) -> LayerSource:
         from ..engine.derived import FunctionPlane, fold
         from ..engine.errors import LayerUnavailable
         from ..engine.expression import ExpressionError, compile_expression
@@ -122,7 +161,18 @@ class ExpressionProvider:
     def to_json(self) -> dict[str, Any]:
         return {"provider_type": "expression", "expression": self.expression, "inputs": dict(self.inputs)}
 
+    def stamp(self) -> tuple | None:
+        names = sorted(self.resolved)
+        inputs = input_stamp([self.resolved[n].provider for n in names])
+        if inputs is None:
+            return None
+        units = tuple((n, self.resolved[n].units) for n in names)
+        return ("expression", self.expression.strip(), units, inputs)
+
     def open_source(self, engine: Engine) -> LayerSource:
+        return engine.opened(self, self.stamp(), lambda: self._open(engine))
+
+    def _open(self, engine: Engine) -> LayerSource:
         from ..engine.derived import FunctionPlane
         from ..engine.errors import LayerUnavailable
         from ..engine.expression import ExpressionError, compile_expression
@@ -188,7 +238,14 @@ class PolarizationProvider:
             d["convention"] = self.convention
         return d
 
+    def stamp(self) -> tuple | None:
+        inputs = input_stamp([self.q, self.u] + ([self.i] if self.i is not None else []))
+        return None if inputs is None else ("polarization", self.quantity, self.convention, inputs)
+
     def open_source(self, engine: Engine) -> LayerSource:
+        return engine.opened(self, self.stamp(), lambda: self._open(engine))
+
+    def _open(self, engine: Engine) -> LayerSource:
         from ..engine.derived import ComponentSource, FunctionPlane
         from ..engine.errors import LayerUnavailable
 
@@ -240,13 +297,31 @@ def polarization_function(quantity: str, convention: str) -> Any:
 
     sign = np.float32(1.0 if convention == "IAU" else -1.0)
     if quantity == "P":
-        return lambda v: np.hypot(v[0], v[1])
+        return lambda v: magnitude(v[0], v[1])
     if quantity == "P/I":
-        return lambda v: np.hypot(v[0], v[1]) / v[2]
+        return lambda v: magnitude(v[0], v[1]) / v[2]
     if quantity == "angle":
         # + 0.0 turns −0.0 into 0.0: U = 0, Q < 0 is 90°, not −90° (the range is (−90°, 90°]).
         return lambda v: np.float32(0.5) * np.degrees(np.arctan2(sign * v[1] + np.float32(0.0), v[0]))
     raise ValueError(f"unknown polarization quantity {quantity!r}")
+
+
+def magnitude(q: Any, u: Any) -> Any:
+    """``sqrt(q² + u²)`` in float32, 5× faster than ``np.hypot`` (1.3 ms a 675² tile here).
+
+    The squares overflow float32 beyond ~1.8e19; those pixels (an infinite result) are
+    recomputed with ``np.hypot``, which does not overflow.
+    """
+    import numpy as np
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.multiply(q, q, dtype=np.float32)
+        out += np.multiply(u, u, dtype=np.float32)
+        np.sqrt(out, out=out)
+    over = np.isinf(out)
+    if over.any():
+        out[over] = np.hypot(np.asarray(q)[over], np.asarray(u)[over])
+    return out
 
 
 def convention_from_header(header: Any) -> str | None:

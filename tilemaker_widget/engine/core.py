@@ -61,6 +61,7 @@ class Engine:
         self.pool = PlanePool(max_open_files)
         self._flight = SingleFlight()
         self._sources: dict[tuple, LayerSource] = {}
+        self._opened: dict[Any, tuple[tuple, LayerSource]] = {}
         self._lock = threading.Lock()
         self._building: set[str] = set()
 
@@ -102,6 +103,26 @@ class Engine:
                 if len(self._sources) > 4096:
                     self._sources.clear()
                 self._sources[key] = src
+        return src
+
+    def opened(self, provider: Any, stamp: tuple | None, open_: Any) -> LayerSource:
+        """``provider``'s source: the one ``open_()`` gave while ``stamp`` is unchanged.
+
+        ``stamp`` (a derived provider's `input_stamp`: its inputs' file identities) is
+        computed on every request, so an edited input is never served stale; None opens
+        afresh every time.
+        """
+        if stamp is not None:
+            with self._lock:
+                hit = self._opened.get(provider)
+            if hit is not None and hit[0] == stamp:
+                return hit[1]
+        src = open_()
+        if stamp is not None:
+            with self._lock:
+                if len(self._opened) > 4096:
+                    self._opened.clear()
+                self._opened[provider] = (stamp, src)
         return src
 
     def units(self, layer: Layer) -> str | None:

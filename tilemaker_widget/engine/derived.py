@@ -150,11 +150,13 @@ class ComponentSource(CarSource):
         t = self.grid.tile_size
         filled = [np.full((t, t), np.nan, np.float32) if x is None else x for x in tiles]
         with np.errstate(all="ignore"):
-            out = np.asarray(self.tile_fn(filled), dtype=np.float32).copy()
-        bad = ~np.isfinite(out)
+            out = np.asarray(self.tile_fn(filled), dtype=np.float32)
+        if not out.flags.writeable or any(np.may_share_memory(out, v) for v in filled):
+            out = out.copy()  # the function gave an input back (``a``, ``where(m, a, b)``…)
+        ok = np.isfinite(out)
         for v in filled:
-            bad |= ~np.isfinite(v)
-        out[bad] = np.nan
+            ok &= np.isfinite(v)
+        np.copyto(out, np.float32(np.nan), where=~ok)
         return out
 
     def tile(self, z: int, y: int, x: int) -> Tile:
