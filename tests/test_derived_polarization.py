@@ -224,3 +224,60 @@ def test_derived_layer_follows_an_input_rewritten_in_place(tmp_path, rng):
     assert engine.pixel(layers["P"], ra, dec)["value"] == pytest.approx(6.0)
     for y, x, t in _every_tile(engine, layers["P"], n):
         np.testing.assert_allclose(t, 2.0 * before[(y, x)], rtol=1e-6, equal_nan=True)
+
+
+def test_tilemaker_genconfig_and_database_get_polarization_layers(tmp_path, rng):
+    """A config written by TileMaker's own genconfig (layers I, Q, U of an I/Q/U map), and
+    the database TileMaker's populate makes of it: P, P/I and ψ appear next to I, Q, U,
+    with the map's POLCCONV, and are not written back (TileMaker reads what we write)."""
+    import os
+    import subprocess
+
+    from conftest import missing_part
+    from test_derived_combination import tilemaker_python
+
+    from tilemaker_widget.catalogue.config import catalogue_to_dict
+    from tilemaker_widget.catalogue.database import DatabaseCatalogue
+
+    python = tilemaker_python()
+    if python is None:
+        missing_part("TileMaker's environment is absent (scripts/setup.sh makes benchmarks/out/tm-venv)")
+    bindir = os.path.dirname(python)
+    iqu = _iqu(rng)
+    path = _write(tmp_path, iqu, "COSMO")
+    weights = write_car(tmp_path / "act_f090_weights.fits", np.abs(iqu) + 1, RES, RA_FIRST, DEC_FIRST, bunit="uK^-2")
+    config = tmp_path / "generated.json"
+    subprocess.run([f"{bindir}/tilemaker", "genconfig", str(path), str(weights), "--output", str(config)],
+                   cwd=tmp_path, check=True, capture_output=True, timeout=120)  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'tm.db'}"
+    env = {**os.environ, "TILEMAKER_CONFIG_PATH": url}
+    subprocess.run([f"{bindir}/tilemaker-db", "populate", str(config)], env=env, check=True, capture_output=True, timeout=120)
+    engine = Engine()
+    for cat in (load_config(config), DatabaseCatalogue(url).read()):
+        bands = [b for g in cat.map_groups for m in g.maps for b in m.bands]
+        names = [[x.name for x in b.layers] for b in bands]
+        assert names == [["I", "Q", "U", "P", "P/I", "ψ"], ["I Weights", "Q Weights", "U Weights"]]
+        layers = _by_name(bands[0].layers)
+        for r, c, q, u, _, psi_cosmo in PLANTED:
+            ra, dec = _sky(r, c)
+            assert engine.pixel(layers["ψ"], ra, dec)["value"] == pytest.approx(psi_cosmo, abs=1e-4)
+            assert engine.pixel(layers["P/I"], ra, dec)["value"] == pytest.approx(np.hypot(q, u) / iqu[0, r, c], rel=1e-6)
+        d = describe_layer(cat.place(layers["ψ"]), engine)
+        assert (d["polarization"]["convention"], d["polarization"]["convention_from"]) == ("COSMO", "POLCCONV")
+        assert (d["cmap"], d["units"]) == ("twilight", "deg")
+        # Written back without them: TileMaker's own populate takes the file.
+        back = catalogue_to_dict(cat)
+        assert [len(b["layers"]) for g in back["map_groups"] for m in g["maps"] for b in m["bands"]] == [3, 3]
+        again = tmp_path / "back.json"
+        again.write_text(json.dumps(back))
+        env2 = {**os.environ, "TILEMAKER_CONFIG_PATH": f"sqlite:///{tmp_path / 'back.db'}"}
+        subprocess.run([f"{bindir}/tilemaker-db", "populate", str(again)], env=env2, check=True, capture_output=True, timeout=120)
+    # A band that has its own polarization layer gets none implied.
+    explicit = json.loads(config.read_text())
+    band = explicit["map_groups"][0]["maps"][0]["bands"][0]
+    band["layers"].append({"layer_id": "mine", "name": "my P", "provider": {
+        "provider_type": "polarization", "quantity": "P",
+        "Q": band["layers"][1]["provider"], "U": band["layers"][2]["provider"]}})  # fmt: skip
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps(explicit))
+    assert [x.name for x in load_config(mine).map_groups[0].maps[0].bands[0].layers] == ["I", "Q", "U", "my P"]

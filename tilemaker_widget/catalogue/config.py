@@ -127,7 +127,10 @@ def _node(obj: dict[str, Any], level: int, where: str, base: Path) -> Any:
     if level + 1 < len(_LEVELS):
         children = [_node(c, level + 1, f"{where}.{cls.CHILDREN}[{i}]", base) for i, c in enumerate(items)]
     else:
+        from .derived import implied_polarization
+
         children = [_layer(x, base, where) for x in items]
+        children += implied_polarization(children)
     return cls(
         **{cls.ID: str(_req(obj, cls.ID, where)), cls.CHILDREN: children},
         name=str(obj.get("name", "")),

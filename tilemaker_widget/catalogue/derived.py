@@ -337,20 +337,35 @@ _POL_QUANTITY_TEXT = {"P": "polarized intensity", "P/I": "polarization fraction"
 
 
 def polarization_layers(
-    i: Layer, q: Layer, u: Layer, id_key: str, convention: str | None, description: str, *, given: bool = False
+    i: Layer | None,
+    q: Layer,
+    u: Layer,
+    id_key: str,
+    convention: str | None,
+    description: str,
+    *,
+    given: bool = False,
+    implied: bool = False,
 ) -> list[Layer]:
-    """P, P/I and ψ layers next to a map's I, Q, U layers.
+    """P, P/I and ψ layers next to a map's I, Q, U layers (no P/I without I).
 
     ``id_key`` makes deterministic ids (the kernel and the server must agree);
     ``convention`` is what the map says (None: assumed IAU, and the description says so).
     With ``given`` the providers carry it (arrays: no file to read POLCCONV from when the
-    layer opens); otherwise each opening reads the U map's POLCCONV again.
+    layer opens); otherwise each opening reads the U map's POLCCONV again. ``implied``:
+    made while loading a configuration, whose header has not been read (the description
+    says where the convention comes from; the layer's ``polarization`` facts say which).
     """
     from .inspect import _temperature_scale
 
     scale = _temperature_scale(q.units)
     p_max = 50.0 * scale if scale is not None else "auto"
-    conv_text = f"{convention} convention" if convention else f"{ASSUMED_CONVENTION} convention assumed: no POLCCONV"
+    if implied:
+        conv_text = f"sign of U from the map's POLCCONV, {ASSUMED_CONVENTION} if it has none"
+    elif convention:
+        conv_text = f"{convention} convention"
+    else:
+        conv_text = f"{ASSUMED_CONVENTION} convention assumed: no POLCCONV"
     styles = {
         "P": {"vmin": 0.0 if scale is not None else "auto", "vmax": p_max, "cmap": "inferno", "units": q.units},
         "P/I": {"vmin": 0.0, "vmax": 0.3, "cmap": "magma", "units": None},
@@ -358,8 +373,10 @@ def polarization_layers(
     }
     out = []
     for quantity in POL_QUANTITIES:
+        if quantity == "P/I" and i is None:
+            continue
         provider = PolarizationProvider(
-            quantity, q.provider, u.provider, i.provider if quantity == "P/I" else None,
+            quantity, q.provider, u.provider, i.provider if quantity == "P/I" and i is not None else None,
             convention if given else None,
         )
         out.append(
@@ -369,9 +386,41 @@ def polarization_layers(
                 description=f"{_POL_QUANTITY_TEXT[quantity]} of {description} ({conv_text})",
                 provider=provider,
                 quantity=_POL_QUANTITY_TEXT[quantity],
+                implied=implied,
                 **styles[quantity],
             )
         )
+    return out
+
+
+def implied_polarization(layers: list[Layer]) -> list[Layer]:
+    """P, P/I and ψ for a configured band's I/Q/U planes (TileMaker's ``iqu`` layers).
+
+    A band holding planes 1 and 2 of one FITS image named (or of quantity) Q and U, and
+    no polarization layer over them, gets them as `Layer.implied` layers, as a map opened
+    by `genconfig` or `TileViewer` does; P/I when plane 0 is there too. Weight maps'
+    planes ("Q Weights") are not Q and U. Nothing is opened: a configuration of many
+    maps loads as fast as before; the U map's POLCCONV is read when the layer opens.
+    """
+    planes: dict[tuple[str, int | None], dict[int, Layer]] = {}
+    covered: set[tuple[str, int | None]] = set()
+    for x in layers:
+        p = x.provider
+        if type(p) is FitsProvider and p.index is not None:
+            planes.setdefault((os.path.realpath(p.filename), p.hdu), {})[p.index] = x
+        elif isinstance(p, PolarizationProvider) and type(p.u) is FitsProvider:
+            covered.add((os.path.realpath(p.u.filename), p.u.hdu))
+
+    def named(layer: Layer | None, what: str) -> bool:
+        return layer is not None and what in {str(layer.name).strip().upper(), str(layer.quantity or "").strip().upper()}
+
+    out: list[Layer] = []
+    for (path, hdu), by_index in planes.items():
+        q, u = by_index.get(1), by_index.get(2)
+        if q is None or u is None or (path, hdu) in covered or not (named(q, "Q") and named(u, "U")):
+            continue
+        where = f"{os.path.basename(path)}" + ("" if hdu is None else f" HDU {hdu}")
+        out += polarization_layers(by_index.get(0), q, u, f"{path}|{hdu}|config", None, where, implied=True)
     return out
 
 

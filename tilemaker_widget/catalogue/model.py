@@ -135,6 +135,10 @@ class Layer:
     # A derived layer's inputs' grants (and those of the nodes above them): a user
     # must hold all of them too, or the derived layer would show what they may not see.
     requires: tuple[str, ...] = ()
+    implied: bool = False
+    """Made by the loader from other layers of its band (a configuration's I/Q/U planes
+    give P, P/I and ψ), so not written back: `catalogue_to_dict` leaves it out and the
+    file or database stays what TileMaker reads."""
 
     def visible_to(self, grants: Grants) -> bool:
         """Whether its own grant and its inputs' grants allow these grants (not the nodes above)."""
@@ -173,7 +177,9 @@ class _Node:
             d["grant"] = self.grant
         if leaf is not None:
             d[self.CHILDREN] = [
-                c.to_json(leaf, grant=grant) if isinstance(c, _Node) else leaf(c) for c in self.children
+                c.to_json(leaf, grant=grant) if isinstance(c, _Node) else leaf(c)
+                for c in self.children
+                if isinstance(c, _Node) or not c.implied
             ]
         return d
 
