@@ -606,3 +606,13 @@ async def test_looking_closer_routes_over_http(jp_fetch):
     comp = await get(jp_fetch, "composite", *NATIVE_TILE, "tile.png", params={"r": lid, "g": lid, "b": lid})
     assert comp.code == 200 and comp.body.startswith(PNG)
     assert_error(await get(jp_fetch, "composite", *NATIVE_TILE, "tile.png", params={"r": lid, "g": lid}), 400, "b=")
+
+
+def test_preload_json_cannot_end_its_script_element():
+    """A layer named like markup stays data inside the page's <script> element."""
+    from tilemaker_widget.server.handlers import script_json
+
+    hostile = {"layers": [{"name": "</script><script>alert(1)</script><!-- & \u2028"}]}
+    text = script_json(hostile)
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert json.loads(text) == hostile

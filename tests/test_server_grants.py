@@ -92,3 +92,30 @@ async def test_granted_layer(jp_fetch, authorizer):
     # Ungranted layers are served to everyone.
     r = await get(jp_fetch, "layers", "act-I", "2", "1", "4", "tile.f16")
     assert r.code == 200
+
+
+def preloaded(html: bytes) -> dict:
+    """The answers a full page was served with (`Api.page_preload`)."""
+    import re
+
+    m = re.search(rb'<script type="application/json" id="tilemaker-preload">(.*?)</script>', html, re.S)
+    assert m, html[:500]
+    return json.loads(m.group(1))
+
+
+async def test_full_page_carries_this_users_first_answers(jp_fetch, authorizer):
+    """The page holds exactly what the API answers this user for the routes it asks first."""
+    visible = authorizer is CollaboratorAuthorizer
+    r = await jp_fetch("tilemaker", "view", params={"layer": "act-Q", "cmap": "magma"}, raise_error=False)
+    assert r.code == 200 and r.headers["Cache-Control"] == "no-store"
+    got = preloaded(r.body)
+    assert set(got) == {"layers", "sources", "highlights/boxes", "colormaps", "colormaps/magma"}
+    for path, value in got.items():
+        answer = await get(jp_fetch, *path.split("/"))
+        assert answer.code == 200 and json.loads(answer.body) == value, path
+    assert ("secret" in ids_in(got["layers"], "layer_id")) == visible
+    assert ("Hidden patch" in [b["name"] for b in got["highlights/boxes"]]) == visible
+    # Without a layer named: the first layer's own colormap.
+    got = preloaded((await jp_fetch("tilemaker", "view", raise_error=False)).body)
+    first = got["layers"][0]
+    assert f"colormaps/{first['cmap']}" in got

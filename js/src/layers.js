@@ -8,6 +8,9 @@ import { Events } from "./events.js";
 import { isNum } from "./numbers.js";
 import { QUALITIES, createDataTileLayer } from "./tilelayer.js";
 
+/** Longest the histogram waits for the first tiles of a layer whose range is known. */
+const FIRST_TILES_WAIT_MS = 3000;
+
 /** @typedef {import("./viewer.js").Viewer} Viewer */
 
 /**
@@ -137,9 +140,13 @@ export class LayerShown {
     this.mount();
     v.nan.setLayer(info);
     v.events.emit(Events.LAYER_INFO, info);
-    v.session.histogram(id).then(
+    // The histogram is for the range panel: with the range known it waits for the first
+    // tiles, which it would compete with on the link and on the server (a cold map's
+    // statistics read 4 M samples while the first tiles are being read).
+    const firstTiles = this.autoRangeFor === id ? Promise.resolve() : this.firstTiles();
+    firstTiles.then(() => token === this.token ? v.session.histogram(id) : null).then(
       (hist) => {
-        if (token !== this.token) return;
+        if (token !== this.token || hist === null) return;
         this.histogram = hist;
         if (this.autoRangeFor === id) {
           this.autoRangeFor = null;
@@ -153,6 +160,20 @@ export class LayerShown {
       },
       (e) => console.warn("tilemaker-widget: no histogram for", id, e),
     );
+  }
+
+  /**
+   * Resolves when the mounted tile layer first has every visible tile, or after
+   * `FIRST_TILES_WAIT_MS` (a view that never completes must not lose its histogram).
+   * @returns {Promise<void>}
+   */
+  firstTiles() {
+    const layer = this.tileLayer;
+    if (!layer) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, FIRST_TILES_WAIT_MS);
+      layer.once("load", () => (clearTimeout(timer), resolve()));
+    });
   }
 
   /** The tile quality asked for (`quality` trait; docs/notebook.md). */

@@ -6,7 +6,7 @@ import { PageModel } from "./model.js";
 import { NAN_COLOUR } from "./nanfill.js";
 import { Events } from "./events.js";
 import { Session } from "./session.js";
-import { HttpSource, getJson } from "./transport.js";
+import { HttpSource, getJson, preloadedAnswers } from "./transport.js";
 import { Viewer } from "./viewer.js";
 
 /**
@@ -108,7 +108,7 @@ export function queryFromView(model) {
  * @param {{apiRoot?: string, layer?: string}} [opts]
  */
 export async function mountPage(el, opts = {}) {
-  const http = new HttpSource(opts.apiRoot ?? apiRootFromPath(window.location.pathname));
+  const http = new HttpSource(opts.apiRoot ?? apiRootFromPath(window.location.pathname), { preloaded: preloadedAnswers(document) });
   const params = new URLSearchParams(window.location.search);
   const overlays = overlayState(http);
   const descriptions = await getJson(http, "layers");

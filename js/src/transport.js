@@ -45,6 +45,7 @@ export class ApiError extends Error {
 }
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
 /** @param {ApiResponse} resp */
 export function responseText(resp) {
@@ -137,11 +138,29 @@ export function jupyterPageConfig(doc = globalThis.document) {
   }
 }
 
+/**
+ * The answers the page was served with (`<script id="tilemaker-preload">`, written by
+ * the server's `Api.page_preload`): path → JSON. Empty when absent or unreadable.
+ * @param {Document} doc
+ * @returns {Record<string, any>}
+ */
+export function preloadedAnswers(doc) {
+  const text = doc.getElementById("tilemaker-preload")?.textContent ?? "";
+  try {
+    const value = text.trim() ? JSON.parse(text) : {};
+    return value && typeof value === "object" && !Array.isArray(value) ? value : {};
+  } catch {
+    return {};
+  }
+}
+
 /** HTTP to the server extension. Every request carries the XSRF token (JupyterHub checks it on GETs too). */
 export class HttpSource {
   /**
    * @param {string} root  API root URL ending in "tilemaker/"
-   * @param {{fetch?: typeof fetch, document?: Document, token?: string}} [opts]
+   * @param {{fetch?: typeof fetch, document?: Document, token?: string, preloaded?: Record<string, any>}} [opts]
+   *   `preloaded`: answers the page was served with (path → JSON, `Api.page_preload`),
+   *   each given once in place of its first GET without a query
    */
   constructor(root, opts = {}) {
     /** @type {"http"} */
@@ -150,6 +169,8 @@ export class HttpSource {
     this.fetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
     this.document = opts.document ?? globalThis.document;
     this.token = opts.token ?? "";
+    /** @type {Map<string, any>} */
+    this.preloaded = new Map(Object.entries(opts.preloaded ?? {}));
   }
 
   /**
@@ -161,6 +182,12 @@ export class HttpSource {
    * @returns {Promise<ApiResponse>}
    */
   async request(method, path, query, body, signal) {
+    if (method === "GET" && !queryString(query) && this.preloaded.has(path)) {
+      const value = this.preloaded.get(path);
+      this.preloaded.delete(path); // once: a later ask (a refresh) goes to the server
+      const bytes = encoder.encode(JSON.stringify(value));
+      return { status: 200, contentType: "application/json", body: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) };
+    }
     /** @type {Record<string, string>} */
     const headers = {};
     const xsrf = getCookie("_xsrf", this.document);

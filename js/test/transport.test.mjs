@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  ApiError, CommSource, HttpSource, RoutedSource, chooseTransport, getCookie, getJson,
+  ApiError, CommSource, HttpSource, RoutedSource, chooseTransport, getCookie, getJson, preloadedAnswers,
   layerIdOf, queryString,
 } from "../src/transport.js";
 import { PageModel } from "../src/model.js";
@@ -125,6 +125,27 @@ test("http: URL under the root, XSRF header from the cookie, same-origin credent
   assert.equal(calls[0].init.headers["Content-Type"], "application/json");
   assert.equal(calls[0].init.body, JSON.stringify({ sources: [] }));
   assert.equal(calls[0].init.mode, undefined); // never a CORS request
+});
+
+test("http: preloaded answers are given once, for a GET without query, then the network answers", async () => {
+  const { f, calls } = fakeFetch({ "/t/layers": [200, [{ layer_id: "fresh" }]], "/t/colormaps": [200, { colormaps: ["x"] }] });
+  const preloaded = { layers: [{ layer_id: "from-page", name: "</script>" }], colormaps: { colormaps: ["viridis"] } };
+  const http = new HttpSource("/t/", { fetch: f, document: /** @type {any} */ (fakeDocument("", null)), preloaded });
+  assert.deepEqual(await getJson(http, "layers"), preloaded.layers);
+  assert.equal(calls.length, 0);
+  assert.deepEqual(await getJson(http, "colormaps", { q: 1 }), { colormaps: ["x"] }); // a query: the network
+  assert.equal(calls.length, 1);
+  assert.deepEqual(await getJson(http, "layers"), [{ layer_id: "fresh" }]); // once only
+  assert.deepEqual(await getJson(http, "colormaps"), { colormaps: ["viridis"] });
+  assert.equal(calls.length, 2);
+});
+
+test("page: preloaded answers from the page's script element; absent or broken → none", async () => {
+  const doc = (/** @type {string | null} */ text) => /** @type {any} */ ({ getElementById: () => (text === null ? null : { textContent: text }) });
+  assert.deepEqual(preloadedAnswers(doc('{"layers": []}')), { layers: [] });
+  assert.deepEqual(preloadedAnswers(doc(null)), {});
+  assert.deepEqual(preloadedAnswers(doc("{broken")), {});
+  assert.deepEqual(preloadedAnswers(doc("[1, 2]")), {});
 });
 
 test("getJson raises ApiError with the server's message", async () => {

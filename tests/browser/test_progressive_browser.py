@@ -275,3 +275,56 @@ def test_low_level_preview_is_replaced_by_the_block_means(lab, page, smooth_map)
         assert any(f.split("?")[0] == tile for f in finals), (u, finals)
     res = wait_colours(page, [lut("RdBu_r")[0]], minimum=10)
     assert res["tiles"] >= 1
+
+
+def test_full_page_asks_for_nothing_before_its_first_tile(lab, page, smooth_map):
+    """The page comes with its first answers (layers, sources, boxes, colormaps): its first
+    API request is a tile, and with the range given the histogram waits for the tiles."""
+    import urllib.request
+
+    from harness import TOKEN
+
+    req = urllib.request.Request(
+        lab.url + "tilemaker/register",
+        data=json.dumps({"sources": [{"path": str(smooth_map)}]}).encode(),
+        headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        layer = json.loads(r.read())["layers"][0]["layer_id"]
+    events: list[tuple[str, str]] = []
+    api = lab.url + "tilemaker/"
+
+    def note(kind: str, url: str) -> None:
+        if url.startswith(api) and "/static/" not in url and "/view?" not in url:
+            events.append((kind, url[len(api):]))
+
+    page.on("request", lambda r: note("request", r.url))
+    page.on("response", lambda r: note("response", r.url))
+    page.goto(f"{api}view?token={TOKEN}&layer={layer}&ra=30&dec=0&zoom=3&vmin=-100&vmax=100&cmap=magma")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1", timeout=60_000
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(u.startswith("histograms/") for _, u in events):
+        page.wait_for_timeout(100)  # (Playwright delivers events only while it is called)
+    asked = [u for kind, u in events if kind == "request"]
+    assert asked and "/tile." in asked[0], asked
+    for preloaded in ("layers", "sources", "highlights/boxes", "colormaps", "colormaps/magma"):
+        assert preloaded not in [u.split("?")[0] for u in asked], (preloaded, asked)
+    hist = next(i for i, (k, u) in enumerate(events) if k == "request" and u.startswith("histograms/"))
+    first_tile_answer = next(i for i, (k, u) in enumerate(events) if k == "response" and "/tile." in u)
+    assert first_tile_answer < hist, events
+    # The colours are the address's: magma over −100…100 (its darkest colour below −100).
+    r, g, b = lut("magma")[0]
+    dark = page.evaluate(
+        """([r, g, b]) => { let n = 0;
+          for (const c of document.querySelectorAll('#tilemaker-page canvas.leaflet-tile')) {
+            if (!c.width) continue;
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            for (let i = 0; i < d.length; i += 4) if (d[i + 3] && Math.abs(d[i] - r) <= 3 && Math.abs(d[i + 1] - g) <= 3 && Math.abs(d[i + 2] - b) <= 3) n++;
+          }
+          return n; }""",
+        [r, g, b],
+    )
+    assert dark >= 10, dark

@@ -42,8 +42,8 @@ def routes(base_url: str, runtime: Runtime, tm_static: str | None) -> list[tuple
         tm_asset_route = (tm + TM_ASSETS, BundleHandler, {"path": tm_static})
     api = {"runtime": runtime}
     return [
-        (root + "/?", PageHandler),
-        (url_path_join(root, "view") + "/?", PageHandler),
+        (root + "/?", PageHandler, api),
+        (url_path_join(root, "view") + "/?", PageHandler, api),
         (url_path_join(root, "static") + "/(.*)", BundleHandler, {"path": STATIC}),
         # TileMaker's own viewer and the API again under its folder (see TileMakerViewerHandler).
         (tm + "/?", TileMakerViewerHandler, {"static": tm_static}),

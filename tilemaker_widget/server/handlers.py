@@ -11,6 +11,7 @@ header, so an authenticated bundle leaves the page blank under JupyterHub.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import zlib
 from string import Template
@@ -37,7 +38,18 @@ XSRF_FETCH = _template("xsrf_fetch.html")
 """A same-origin ``fetch`` wrapper adding ``X-XSRFToken`` (for TileMaker's unmodified viewer)."""
 
 
-class ApiHandler(APIHandler):
+class _Granted:
+    """The grants of the request's user, from the authorizer (`server/auth.py`)."""
+
+    def grants(self) -> frozenset[str] | None:
+        hook = getattr(self.authorizer, "tilemaker_grants", None)  # type: ignore[attr-defined]
+        if hook is None:
+            return None
+        g = hook(self.current_user)  # type: ignore[attr-defined]
+        return None if g is None else frozenset(g)
+
+
+class ApiHandler(_Granted, APIHandler):
     """Every API route, authenticated by Jupyter, answered by `Api.handle` in a thread."""
 
     auth_resource = "tilemaker"
@@ -51,13 +63,6 @@ class ApiHandler(APIHandler):
         if isinstance(exc, web.HTTPError) and exc.log_message:
             reason = exc.log_message
         self.finish({"error": reason}, set_content_type="application/json")
-
-    def grants(self) -> frozenset[str] | None:
-        hook = getattr(self.authorizer, "tilemaker_grants", None)
-        if hook is None:
-            return None
-        g = hook(self.current_user)
-        return None if g is None else frozenset(g)
 
     async def _answer(self, method: str, path: str) -> None:
         rt = self.runtime
@@ -115,21 +120,46 @@ class ApiHandler(APIHandler):
         await self._answer("POST", path)
 
 
-class PageHandler(JupyterHandler):
-    """The full-page viewer at ``{base_url}tilemaker/`` (same bundle as the widget)."""
+def script_json(obj: Any) -> str:
+    """JSON safe inside a ``<script>`` element (no ``</script>``, no ``<!--``)."""
+    text = json.dumps(obj, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+class PageHandler(_Granted, JupyterHandler):
+    """The full-page viewer at ``{base_url}tilemaker/`` (same bundle as the widget).
+
+    The page carries the answers it would ask for before its first tile
+    (`Api.page_preload`, for this user's grants), so the first tile request leaves
+    as soon as the script runs.
+    """
 
     auth_resource = "tilemaker"
 
+    def initialize(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         # Sets the _xsrf cookie when missing: the viewer sends it back as X-XSRFToken
         # (needed for POSTs, and for fetch() GETs under JupyterHub), and nothing else
         # sets it when the page is opened directly rather than from JupyterLab.
         self.xsrf_token  # noqa: B018
+        rt = self.runtime
+        query = {k: self.get_query_argument(k) for k in ("layer", "cmap") if self.get_query_argument(k, None)}
+        grants = self.grants()
+        try:
+            preload = await asyncio.get_running_loop().run_in_executor(
+                rt.executor, lambda: rt.api.page_preload(query, grants)
+            )
+        except Exception:  # noqa: BLE001 - the page then asks for everything itself
+            self.log.exception("tilemaker: cannot preload the page's answers")
+            preload = {}
         static = url_path_join(self.base_url, "tilemaker", "static")
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(PAGE.substitute(static=static, version=__version__))
+        self.set_header("Cache-Control", "no-store")  # it holds this user's catalogue
+        self.finish(PAGE.substitute(static=static, version=__version__, preload=script_json(preload)))
 
 
 class BundleHandler(JupyterHandler, web.StaticFileHandler):
