@@ -110,6 +110,13 @@ class Runtime:
             from ..engine import render
 
             render.colormap_names()
+            # What opening a file needs (register, a first description): astropy's FITS
+            # and WCS take 0.4 s to import, which the widget's first register would wait for.
+            from astropy.io import fits  # noqa: F401
+            from astropy.wcs import WCS  # noqa: F401
+
+            from ..catalogue import inspect  # noqa: F401
+
             for layer in api.catalogue.layers()[:1]:
                 api.engine.describe(layer)
         except Exception as exc:  # never let warm-up kill anything
