@@ -1,7 +1,7 @@
 """Remote viewing: our full-page viewer vs TileMaker 3.1's viewer over a throttled link.
 
     python benchmarks/bench_remote.py                 # 2′ map, 5 / 20 / 100 Mbit/s
-    python benchmarks/bench_remote.py --act           # also the 0.5′ ACT-sized first view
+    python benchmarks/bench_remote.py --act           # also the 0.5′ ACT-sized first view (page and widget)
     python benchmarks/bench_remote.py --mbit 20       # one link speed
 
 The same generated ACT-like CAR I/Q/U map (benchmarks/makemap.py, layer I, RdBu_r ±300)
@@ -398,20 +398,101 @@ ACT_WAIT = """async (timeoutMs) => {
 }""".replace("__STATE__", OURS_STATE)
 
 
-def act_first_view(browser: Any, keep: bool) -> dict:
-    folder = Path("/tmp/tmw-bench-act")
-    folder.mkdir(exist_ok=True)
-    path = folder / "act_0p5arcmin.fits"
+ACT_FOLDER = Path("/tmp/tmw-bench-act")
+
+
+def act_map() -> tuple[Path, float]:
+    """The 0.5′ map (written once, kept until the end of the run) and seconds spent writing it."""
+    ACT_FOLDER.mkdir(exist_ok=True)
+    path = ACT_FOLDER / "act_0p5arcmin.fits"
     t0 = time.perf_counter()
     if not path.exists():
         print("ACT-sized map: writing 3 × 10800 × 43200 float32 (5.6 GB) ...", flush=True)
         makemap.write_map(path, 0.5)
-    written = time.perf_counter() - t0
+    return path, time.perf_counter() - t0
+
+
+# Runs `code` in a new cell of the open notebook and times, in the page, the new widget's
+# first picture (any tile drawn) and its averaged picture (no preview tile left).
+WIDGET_WAIT = """async ([code, timeoutMs]) => {
+  const app = window.jupyterapp;
+  const nb = app.shell.currentWidget.content;
+  const before = document.querySelectorAll('.tmw-host').length;
+  nb.activeCellIndex = nb.widgets.length - 1;
+  await app.commands.execute('notebook:insert-cell-below');
+  nb.activeCell.model.sharedModel.setSource(code);
+  const t0 = performance.now();
+  app.commands.execute('notebook:run-cell');
+  let view = null, first = null;
+  return await new Promise((resolve) => {
+    const tick = () => {
+      const now = performance.now() - t0;
+      const hosts = document.querySelectorAll('.tmw-host');
+      if (hosts.length > before) {
+        const h = hosts[hosts.length - 1];
+        if (view === null) view = now;
+        const drawn = [...h.querySelectorAll('canvas.leaflet-tile')].filter((c) => c.width > 1 && c.classList.contains('leaflet-tile-loaded'));
+        if (drawn.length && first === null) first = now;
+        if (drawn.length && !h.querySelector('canvas.tmw-preview')) {
+          const res = performance.getEntriesByType('resource').filter((e) => e.startTime >= t0 && e.name.includes('/tilemaker/'));
+          const at = (f) => { const e = res.find(f); return e ? Math.round(e.startTime - t0) : null; };
+          return resolve({first_picture_ms: Math.round(first), averaged_ms: Math.round(now), view_created_ms: Math.round(view),
+                          probe_ms: at((e) => e.name.endsWith('/status')), first_tile_request_ms: at((e) => e.name.includes('/tile.'))});
+        }
+      }
+      if (now > timeoutMs) return resolve({timeout: true, first_picture_ms: first, view_created_ms: view});
+      requestAnimationFrame(tick);
+    };
+    tick();
+  });
+}"""
+
+
+def act_widget_first_view(browser: Any, path: Path, preimport: bool) -> dict:
+    """The widget in a real JupyterLab: a fresh lab and kernel, the map out of the page cache,
+    then ``TileViewer(map)`` (no centre: the whole map). ``preimport``: the notebook's first
+    cell also imported astropy and matplotlib, as a notebook that reads FITS has."""
+    import tempfile
+
+    sys.path.insert(0, str(HERE.parent / "tests" / "browser"))
+    import harness  # the browser tests' JupyterLab machinery
+
+    harness.PORTS = range(8950, 9000)
+    root = Path(tempfile.mkdtemp(prefix="bench-act-widget-"))
+    lab = harness._start_lab(root, extension=True)
+    try:
+        import nbformat
+
+        first = "import astropy.io.fits, astropy.wcs, matplotlib\n" if preimport else ""
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(f"{first}from tilemaker_widget import TileViewer\nMAP = {str(path)!r}")]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, root / "act.ipynb")
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = ctx.new_page()
+        page.set_default_timeout(180_000)
+        harness.open_notebook(page, lab, "act.ipynb")
+        page.wait_for_function(
+            "() => { const w = window.jupyterapp.shell.currentWidget; const k = w.sessionContext.session.kernel;"
+            " return k.status === 'idle' && w.content.widgets[0].model.executionCount; }", timeout=120_000)
+        page.wait_for_timeout(2000)  # the server's warm-up thread, as on a server up for a while
+        benchlib.evict_page_cache(path)
+        r = page.evaluate(WIDGET_WAIT, ["v = TileViewer(MAP, height=600)\nv", 120_000])
+        ctx.close()
+        return r
+    finally:
+        lab.proc.terminate()
+        lab.proc.wait(30)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def act_first_view(browser: Any, path: Path) -> dict:
+    folder = ACT_FOLDER
     config = folder / "config.json"
     layer = makemap.write_config(config, path, 0.5)
     port = benchlib.free_port()
     server = ours_server(str(config), port)
-    res: dict[str, Any] = {"map_bytes": path.stat().st_size, "write_s": round(written, 1)}
+    res: dict[str, Any] = {"map_bytes": path.stat().st_size}
     try:
         server.start()
         server.wait_ready("status", "status")
@@ -430,8 +511,6 @@ def act_first_view(browser: Any, keep: bool) -> dict:
         ctx.close()
     finally:
         server.stop()
-        if not keep:
-            shutil.rmtree(folder, ignore_errors=True)
     return res
 
 
@@ -491,9 +570,19 @@ def main() -> int:
                 tm.stop()
             if args.act or args.act_only:
                 print("\n== ACT-sized map (0.5′, 5.6 GB), first view, unthrottled ==", flush=True)
-                a = act_first_view(browser, args.keep_act)
-                results["act"] = a
+                path, written = act_map()
+                try:
+                    results["act"] = a = {"write_s": round(written, 1), "page": act_first_view(browser, path)}
+                    for label, pre in (("widget, fresh kernel", False), ("widget, kernel with astropy imported", True)):
+                        a[label] = act_widget_first_view(browser, path, pre)
+                finally:
+                    if not args.keep_act:
+                        shutil.rmtree(ACT_FOLDER, ignore_errors=True)
                 print(json.dumps(a, indent=1))
+                rows = [("view", "first picture", "averaged")] + [
+                    (k, f"{v.get('first_picture_ms')} ms", f"{v.get('averaged_ms')} ms")
+                    for k, v in a.items() if isinstance(v, dict)]
+                print("\n".join(f"{r[0]:<40}{r[1]:>16}{r[2]:>14}" for r in rows))
         finally:
             browser.close()
             benchlib.stop_all()
