@@ -24,6 +24,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from .model import ArrayProvider, Catalogue, FitsProvider, HealpixProvider, Layer
@@ -50,6 +51,14 @@ def _input_source(engine: Engine, provider: Any, what: str) -> LayerSource:
     return src
 
 
+@cache
+def _file_identity() -> Any:
+    """`engine.planes.file_identity`, imported once (this module loads without numpy)."""
+    from ..engine.planes import file_identity
+
+    return file_identity
+
+
 def input_stamp(providers: Any) -> tuple | None:
     """Everything the source of a derived layer depends on, at one ``stat`` per file.
 
@@ -59,8 +68,7 @@ def input_stamp(providers: Any) -> tuple | None:
     be an input). `Engine.opened` serves a source again while its stamp holds, so a warm
     tile of a derived layer costs what a plain one does instead of re-opening every input.
     """
-    from ..engine.planes import file_identity
-
+    file_identity = _file_identity()
     known: dict[str, tuple] = {}
     parts: list[Any] = []
     for p in providers:
