@@ -16,10 +16,10 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import nbformat
 import pytest
@@ -58,6 +58,97 @@ def free_port(ports: range | None = None) -> int:
                 continue
             return port
     raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
+
+
+# -- waiting ---------------------------------------------------------------------
+T = TypeVar("T")
+
+
+def wait_until(
+    fn: Callable[[], T],
+    timeout: float,
+    what: str,
+    *,
+    until: Callable[[T], object] = bool,
+    every: float = 0.2,
+    page: Any = None,
+    ignore: tuple[type[BaseException], ...] = (),
+    last_on_timeout: bool = False,
+) -> T:
+    """Call ``fn`` every ``every`` s until ``until(value)`` holds, and return that value.
+
+    Parameters
+    ----------
+    fn, until
+        What is read, and when it is enough (default: any truthy value).
+    timeout, what
+        After ``timeout`` s (and one last call) fail with an AssertionError naming
+        ``what`` and the last value.
+    page
+        Pause with the page's ``wait_for_timeout`` instead of ``time.sleep``: Playwright
+        delivers its events (requests, responses) to Python handlers only while it runs,
+        so a wait on what those handlers collect needs it.
+    ignore
+        Exceptions that mean "not yet" (a file half written, a server still starting).
+    last_on_timeout
+        Return the last value instead of failing, for a caller whose own assertions
+        (and messages) decide.
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    seen = False
+    error: BaseException | None = None
+    while True:
+        try:
+            value = fn()
+        except ignore as e:
+            error = e
+        else:
+            if until(value):
+                return value
+            last, seen = value, True
+        if time.monotonic() > deadline:
+            break
+        if page is not None:
+            page.wait_for_timeout(every * 1000)
+        else:
+            time.sleep(every)
+    if last_on_timeout:
+        return last
+    raise AssertionError(f"waited {timeout:g} s for {what}; last: {last if seen else error!r}")
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
+
+
+def wait_for_server(
+    proc: subprocess.Popen,
+    log: Path,
+    probe: Callable[[], T],
+    timeout: float,
+    what: str,
+    *,
+    until: Callable[[T], object] = lambda _: True,
+    stop: Callable[[], object] | None = None,
+) -> T:
+    """Until ``probe()`` answers (an OSError: not yet) and ``until`` holds; returns the answer.
+
+    A server that exits, or never answers, fails with the tail of its log (``stop`` is
+    called first in the second case, e.g. ``proc.kill``).
+    """
+
+    def answer() -> T:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited ({proc.returncode}):\n{_tail(log)}")
+        return probe()
+
+    try:
+        return wait_until(answer, timeout, what, until=until, every=0.3, ignore=(OSError,))
+    except AssertionError:
+        if stop is not None:
+            stop()
+        raise RuntimeError(f"{what} did not answer in {timeout:g} s:\n{_tail(log)}") from None
 
 
 @dataclass
@@ -107,17 +198,8 @@ def _start_lab(root: Path, extension: bool) -> Lab:
     env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1"}
     proc = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=root, env=env)
     lab = Lab(root, port, proc, log, extension)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited:\n{log.read_text()[-3000:]}")
-        try:
-            lab.api("api/status")
-            return lab
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"jupyter lab did not start:\n{log.read_text()[-3000:]}")
+    wait_for_server(proc, log, lambda: lab.api("api/status"), 90, "jupyter lab", stop=proc.kill)
+    return lab
 
 
 def _stop(lab: Lab) -> None:
@@ -205,17 +287,13 @@ def write_notebook(lab: Lab, code: str, name: str | None = None) -> tuple[str, P
 
 def read_state(state: Path, until: Any = None, timeout: float = 60.0) -> dict[str, Any]:
     """The kernel's view of the widget; waits until ``until(state)`` holds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = json.loads(state.read_text())
-            if until is None or until(last):
-                return last
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"kernel state never satisfied the condition; last: {last}")
+    return wait_until(
+        lambda: json.loads(state.read_text()),
+        timeout,
+        "the kernel state to satisfy the condition",
+        until=until or (lambda _: True),
+        ignore=(OSError, ValueError),  # not written yet, or half written
+    )
 
 
 def open_notebook(page: Any, lab: Lab, name: str, ui: str = "lab") -> None:
@@ -247,42 +325,130 @@ def run_code(page: Any, code: str) -> None:
     )
 
 
-def tile_canvases(page: Any) -> Any:
-    return page.locator(".tmw-host canvas.leaflet-tile")
+# -- what the canvases show ----------------------------------------------------------
+TILES = ".tmw-host canvas.leaflet-tile"  # the widgets' tile canvases (the full page: #tilemaker-page)
+SKY_CANVAS = ".tmw-host canvas.tmw-sky-canvas"  # catalogue markers
+Colour = tuple[int, int, int]
+
+# Every canvas matching `sel` (inside the `root[1]`-th element matching `root[0]`, if
+# given) of at least `minWidth` pixels wide; pixels with alpha >= `minAlpha` are opaque
+# and tested against each matcher (MATCHERS is put in by scan_canvases). Positions are
+# CSS pixels from the root's top-left corner (the viewport's without a root).
+_SCAN = """([sel, root, minWidth, minAlpha, frequent]) => {
+  const MATCHERS = [%s];
+  const scope = root ? document.querySelectorAll(root[0])[root[1]] : document;
+  if (!scope) return null;
+  const origin = root ? scope.getBoundingClientRect() : {left: 0, top: 0};
+  const counts = MATCHERS.map(() => 0), colours = new Map();
+  let tiles = 0, total = 0, opaque = 0, sx = 0, sy = 0;
+  for (const c of scope.querySelectorAll(sel)) {
+    if (c.width < minWidth || !c.height) continue;
+    tiles += 1;
+    const box = c.getBoundingClientRect();
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 0; i < d.length; i += 4) {
+      total += 1;
+      const r = d[i], g = d[i + 1], b = d[i + 2];
+      if (d[i + 3] < minAlpha) continue;
+      opaque += 1;
+      if (frequent) { const k = (r << 16) | (g << 8) | b; colours.set(k, (colours.get(k) || 0) + 1); }
+      for (let k = 0; k < MATCHERS.length; k++) {
+        if (!MATCHERS[k](r, g, b)) continue;
+        counts[k] += 1;
+        if (k === 0) {
+          const p = i / 4, x = p %% c.width, y = Math.floor(p / c.width);
+          sx += box.left - origin.left + (x + 0.5) * box.width / c.width;
+          sy += box.top - origin.top + (y + 0.5) * box.height / c.height;
+        }
+      }
+    }
+  }
+  return {tiles, total, opaque, counts, centre: counts[0] ? [sx / counts[0], sy / counts[0]] : null,
+          frequent: frequent ? [...colours.values()].filter((n) => n > frequent).length : null};
+}"""
 
 
-def canvas_colours(page: Any, colours: list[tuple[int, int, int]], tol: int = 3) -> dict[str, Any]:
-    """Count pixels of the given colours over every drawn tile canvas."""
-    return page.evaluate(
-        """([colours, tol]) => {
-          const counts = colours.map(() => 0); let total = 0, opaque = 0, tiles = 0;
-          for (const c of document.querySelectorAll('.tmw-host canvas.leaflet-tile')) {
-            if (!c.width || !c.height) continue;
-            tiles += 1;
-            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            for (let i = 0; i < d.length; i += 4) {
-              total += 1; if (d[i + 3] === 0) continue; opaque += 1;
-              for (let k = 0; k < colours.length; k++) {
-                const [r, g, b] = colours[k];
-                if (Math.abs(d[i] - r) <= tol && Math.abs(d[i + 1] - g) <= tol && Math.abs(d[i + 2] - b) <= tol) counts[k] += 1;
-              }
-            }
-          }
-          return {counts, total, opaque, tiles};
-        }""",
-        [colours, tol],
+def scan_canvases(
+    target: Any,
+    match: list[Colour | str],
+    *,
+    tol: int = 0,
+    selector: str = TILES,
+    root: tuple[str, int] | None = None,
+    min_width: int = 1,
+    min_alpha: int = 1,
+    frequent: int = 0,
+) -> dict[str, Any] | None:
+    """Count the pixels of canvases in the page (or frame) ``target`` that match.
+
+    Parameters
+    ----------
+    match
+        Per matcher, a colour (each channel within ``tol``) or a JavaScript condition
+        on ``r, g, b`` (``"r > 250 && g > 250 && b > 250"``).
+    selector, root
+        Which canvases: ``selector``, inside the ``root[1]``-th element matching
+        ``root[0]`` if given (None is returned when there is no such element).
+    min_width
+        Narrower canvases are skipped (2: a 1×1 canvas is a tile still loading).
+    min_alpha
+        Pixels less opaque than this are transparent: counted in ``total`` only.
+    frequent
+        Also count the distinct opaque colours covering more than this many pixels.
+
+    Returns
+    -------
+    dict
+        ``tiles`` (canvases read), ``total`` and ``opaque`` pixels, ``counts`` per
+        matcher, ``centre`` (mean CSS position of the first matcher's pixels, from the
+        root's corner or the viewport's; None without any) and ``frequent``.
+    """
+    tests = []
+    for m in match:
+        if isinstance(m, str):
+            tests.append(f"(r, g, b) => {m}")
+        else:
+            r, g, b = m
+            tests.append(f"(r, g, b) => Math.abs(r - {r}) <= {tol} && Math.abs(g - {g}) <= {tol} && Math.abs(b - {b}) <= {tol}")
+    return target.evaluate(_SCAN % ", ".join(tests), [selector, list(root) if root else None, min_width, min_alpha, frequent])
+
+
+def canvas_colours(page: Any, colours: list[Colour], tol: int = 3) -> dict[str, Any]:
+    """Pixels of the given colours over every drawn tile canvas of the widgets."""
+    return scan_canvases(page, colours, tol=tol)
+
+
+def wait_colours(page: Any, colours: list[Colour], minimum: int = 1000, timeout: float = 60.0) -> dict[str, Any]:
+    """Poll `canvas_colours` until every colour covers ``minimum`` pixels (tiles keep
+    arriving after the first repaint when the output area resizes); at the timeout, the
+    last counts, for the caller's assertions."""
+    return wait_until(
+        lambda: canvas_colours(page, colours),
+        timeout,
+        f"{minimum} pixels of each of {colours}",
+        until=lambda res: all(c >= minimum for c in res["counts"]),
+        every=0.25,
+        last_on_timeout=True,
     )
 
 
-def wait_colours(page: Any, colours: list[tuple[int, int, int]], minimum: int = 1000, timeout: float = 60.0) -> dict[str, Any]:
-    """Poll `canvas_colours` until every colour covers ``minimum`` pixels (tiles keep
-    arriving after the first repaint when the output area resizes)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        res = canvas_colours(page, colours)
-        if all(c >= minimum for c in res["counts"]) or time.monotonic() > deadline:
-            return res
-        time.sleep(0.25)
+def wait_tiles(target: Any, at_least: int = 1, selector: str = TILES, timeout: float = 90.0) -> None:
+    """Until ``at_least`` tile canvases hold data (a 1×1 canvas is a tile still loading)."""
+    target.wait_for_function(
+        "([sel, n]) => [...document.querySelectorAll(sel)].filter(c => c.width > 1).length >= n",
+        arg=[selector, at_least],
+        timeout=timeout * 1000,
+    )
+
+
+def open_viewer(page: Any, lab: Lab, code: str) -> Path:
+    """A notebook of ``code`` (which makes ``v``) opened and run, once its tiles are drawn
+    and the kernel heard of a render; returns the kernel-state file."""
+    name, state = write_notebook(lab, code)
+    open_notebook(page, lab, name)
+    wait_tiles(page)
+    read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
+    return state
 
 
 @pytest.fixture
@@ -352,31 +518,13 @@ def page_to_sky(g: dict[str, Any], x: float, y: float) -> tuple[float, float]:
     return ra, dec
 
 
-def overlay_pixels(page: Any, rgb: tuple[int, int, int], tol: int = 0) -> int:
+def overlay_pixels(page: Any, rgb: Colour, tol: int = 0) -> int:
     """Pixels of one colour on the catalogue canvas (the markers' own colour is exact)."""
-    return page.evaluate(
-        """([rgb, tol]) => {
-          let n = 0;
-          for (const c of document.querySelectorAll('.tmw-host canvas.tmw-sky-canvas')) {
-            if (!c.width || !c.height) continue;
-            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            for (let i = 0; i < d.length; i += 4) {
-              if (d[i + 3] === 255 && Math.abs(d[i] - rgb[0]) <= tol && Math.abs(d[i + 1] - rgb[1]) <= tol
-                  && Math.abs(d[i + 2] - rgb[2]) <= tol) n += 1;
-            }
-          }
-          return n;
-        }""",
-        [list(rgb), tol],
+    return scan_canvases(page, [rgb], tol=tol, selector=SKY_CANVAS, min_alpha=255)["counts"][0]
+
+
+def wait_overlay_pixels(page: Any, rgb: Colour, at_least: int = 1, timeout: float = 60.0) -> int:
+    return wait_until(
+        lambda: overlay_pixels(page, rgb), timeout, f"{at_least} overlay pixels of colour {rgb}",
+        until=lambda n: n >= at_least, every=0.25,
     )
-
-
-def wait_overlay_pixels(page: Any, rgb: tuple[int, int, int], at_least: int = 1, timeout: float = 60.0) -> int:
-    deadline = time.monotonic() + timeout
-    n = 0
-    while time.monotonic() < deadline:
-        n = overlay_pixels(page, rgb)
-        if n >= at_least:
-            return n
-        time.sleep(0.25)
-    raise AssertionError(f"only {n} overlay pixels of colour {rgb}")

@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import free_port
+from harness import free_port, wait_for_server
 
 REPO = Path(__file__).resolve().parents[2]
 PROXY = REPO / ".hub" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -118,19 +117,11 @@ def start_hub(root: Path, environment: dict[str, str]) -> Hub:
         [exe, "-f", str(config)], stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=root, env=env  # noqa: SIM115
     )
     hub = Hub(f"http://127.0.0.1:{port}/", root, home, proc, log)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"jupyterhub exited ({proc.returncode}):\n{hub.tail()}")
-        try:
-            status, _, _ = get(hub.url + "hub/login", timeout=3)
-            if status == 200:
-                return hub
-        except OSError:
-            pass
-        time.sleep(0.3)
-    stop_hub(hub)
-    raise RuntimeError(f"jupyterhub did not answer:\n{hub.tail()}")
+    wait_for_server(
+        proc, log, lambda: get(hub.url + "hub/login", timeout=3)[0], 90, "jupyterhub",
+        until=lambda status: status == 200, stop=lambda: stop_hub(hub),
+    )
+    return hub
 
 
 def stop_hub(hub: Hub) -> None:

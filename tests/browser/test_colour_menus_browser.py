@@ -6,24 +6,18 @@ from __future__ import annotations
 import time
 
 import pytest
-from harness import canvas_colours, lut, open_notebook, read_state, wait_colours, write_notebook
+from harness import canvas_colours, lut, open_viewer, read_state, wait_colours
 
 pytestmark = pytest.mark.browser
 
 
 def test_planck_menu_and_symmetric_stretch(lab, page, two_value_map):
-    name, state = write_notebook(
-        lab, f"v = TileViewer({str(two_value_map)!r}, cmap='RdBu_r', vmin=-100, vmax=100, zoom=3, center=[30, 0], quality='exact')"
-    )
     # quality='exact': no background upgrade of quantized tiles to confuse the request count.
     seen: list[str] = []
     page.on("request", lambda r: seen.append(r.url) if "/tile." in r.url else None)
-    open_notebook(page, lab, name)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.tmw-host canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1",
-        timeout=90_000,
+    state = open_viewer(
+        page, lab, f"v = TileViewer({str(two_value_map)!r}, cmap='RdBu_r', vmin=-100, vmax=100, zoom=3, center=[30, 0], quality='exact')"
     )
-    read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
     cmap = page.locator(".tmw-host select.tmw-cmap")
     page.wait_for_function("() => [...document.querySelectorAll('.tmw-host select.tmw-cmap option')].some(o => o.value === 'planck')")
     common = cmap.locator("optgroup[label='common'] option").evaluate_all("os => os.map(o => o.value)")

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from harness import lut, open_notebook, read_state, run_code, wait_colours, write_notebook
+from harness import (
+    lut,
+    open_notebook,
+    read_state,
+    run_code,
+    wait_colours,
+    wait_tiles,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -19,10 +27,7 @@ def test_empty_viewer_then_add_maps(lab, page, two_value_map):
     assert s["layer"] == "" and s["_error"] == "No layer to show."  # said, not thrown
     run_code(page, f"v.add_maps({str(two_value_map)!r}); v.set_range(-100, 100); v.zoom = 3; v.center = [30, 0]")
     read_state(state, lambda s: s["layer"] != "" and s["vmin"] == -100, timeout=60)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.tmw-host canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1",
-        timeout=90_000,
-    )
+    wait_tiles(page)
     res = wait_colours(page, [lut("RdBu_r")[0], lut("RdBu_r")[255]])
     assert res["counts"][0] > 1000 and res["counts"][1] > 1000, res
     assert read_state(state)["_error"] == ""  # the message goes once there is a layer

@@ -9,10 +9,8 @@ at the same place in both, to within about one map pixel on screen.
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from harness import open_notebook, read_state, write_notebook
+from harness import open_notebook, read_state, scan_canvases, wait_until, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -21,40 +19,17 @@ ZOOM = 6
 
 def _bright_spot(page, host: int):
     """Mean position of white pixels over one viewer's tile canvases, from its top-left."""
-    return page.evaluate(
-        """(k) => {
-          const host = document.querySelectorAll('.tmw-host .leaflet-container')[k];
-          if (!host) return null;
-          const h = host.getBoundingClientRect();
-          let sx = 0, sy = 0, n = 0;
-          for (const c of host.querySelectorAll('canvas.leaflet-tile')) {
-            if (c.width <= 1) continue;
-            const r = c.getBoundingClientRect();
-            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            for (let i = 0; i < d.length; i += 4) {
-              if (d[i] > 250 && d[i + 1] > 250 && d[i + 2] > 250 && d[i + 3] > 0) {
-                const p = i / 4, x = p % c.width, y = Math.floor(p / c.width);
-                sx += r.left - h.left + (x + 0.5) * r.width / c.width;
-                sy += r.top - h.top + (y + 0.5) * r.height / c.height;
-                n += 1;
-              }
-            }
-          }
-          return n ? [sx / n, sy / n, n] : null;
-        }""",
-        host,
+    res = scan_canvases(
+        page, ["r > 250 && g > 250 && b > 250"], selector="canvas.leaflet-tile",
+        root=(".tmw-host .leaflet-container", host), min_width=2,
     )
+    return [*res["centre"], res["counts"][0]] if res and res["centre"] else None
 
 
 def _wait_spot(page, host: int, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        spot = _bright_spot(page, host)
-        if spot is not None:
-            page.wait_for_timeout(1500)  # let any refinement land, then measure again
-            return _bright_spot(page, host)
-        page.wait_for_timeout(300)
-    raise AssertionError(f"the bright source never showed in viewer {host}")
+    wait_until(lambda: _bright_spot(page, host), timeout, f"the bright source in viewer {host}", every=0.3, page=page)
+    page.wait_for_timeout(1500)  # let any refinement land, then measure again
+    return _bright_spot(page, host)
 
 
 def test_healpix_and_car_views_line_up(lab, page, tmp_path_factory):

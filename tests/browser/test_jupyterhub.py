@@ -17,13 +17,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
-from harness import read_state
+from harness import read_state, wait_tiles
 from hub import USER, get, hub, log_in_and_start  # noqa: F401 - hub is a fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
-
-DRAWN = "() => [...document.querySelectorAll('canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1"
-
 
 @pytest.fixture(scope="module")
 def session(hub, browser):  # noqa: F811
@@ -67,10 +64,7 @@ def test_widget_in_jupyterlab_uses_http(hub, session):  # noqa: F811
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     s = read_state(state, lambda s: s["_render_count"] >= 1, timeout=120)
     assert s["_transport"] == "http" and s["_error"] == "", s
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.tmw-host canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1",
-        timeout=90_000,
-    )
+    wait_tiles(page)
     tiles = [u for u in seen if re.search(r"/tile\.\w+", u)]
     assert tiles and all(u.startswith(f"{hub.user_url}tilemaker/layers/") for u in tiles), seen[:5]
 
@@ -78,7 +72,7 @@ def test_widget_in_jupyterlab_uses_http(hub, session):  # noqa: F811
 def test_full_page(hub, session):  # noqa: F811
     context, page = session
     page.goto(f"{hub.user_url}tilemaker/")
-    page.wait_for_function(DRAWN, timeout=90_000)
+    wait_tiles(page, selector="canvas.leaflet-tile")
     assert page.url.startswith(f"{hub.user_url}tilemaker/")
     # The single-user server (debug log, in the Hub's) never refused the page's bundles.
     refused = re.findall(r"Not accepting cookie auth on GET \S*tilemaker/\S*", hub.log.read_text(errors="replace"))

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 from harness import (
     map_geometry,
-    open_notebook,
+    open_viewer,
     overlay_pixels,
     page_to_sky,
     read_state,
     run_code,
     sky_to_page,
     wait_overlay_pixels,
-    write_notebook,
 )
 
 pytestmark = pytest.mark.browser
@@ -47,17 +46,6 @@ def zero_map(tmp_path_factory) -> dict:
     return {"path": path, "data": data, "wcs": wcs, "source": (ra % 360.0, dec), "pixel": (x, y)}
 
 
-def _open(lab, page, code: str):
-    name, state = write_notebook(lab, code)
-    open_notebook(page, lab, name)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.tmw-host canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1",
-        timeout=90_000,
-    )
-    read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
-    return state
-
-
 def _viewer(zero_map, **kw) -> str:
     args = ", ".join(f"{k}={v!r}" for k, v in {"zoom": 3, "center": [0, 0], "height": 500, **kw}.items())
     return f"v = TileViewer({str(zero_map['path'])!r}, cmap='gray', vmin=-200, vmax=200, {args})"
@@ -72,7 +60,7 @@ def _ra_close(a: float, b: float, tol: float) -> bool:
 
 
 def test_draw_box_with_the_mouse(lab, page, zero_map):
-    state = _open(lab, page, _viewer(zero_map))
+    state = open_viewer(page, lab, _viewer(zero_map))
     g = map_geometry(page)
     cx, cy = g["left"] + g["width"] / 2, g["top"] + g["height"] / 2
     one_px = 180.0 / (2 ** g["zoom"] * g["tileSize"])
@@ -121,7 +109,7 @@ def test_click_a_source_selects_it(lab, page, zero_map):
         {"name": "OTHER-3", "ra": 359.2, "dec": 1.2, "flux_mJy": 3.5, "snr": 7},
     ]
     code = _viewer(zero_map, zoom=4, center=[ra, dec]) + f"\ncid = v.add_catalogue({rows!r}, name='planted', color='#ff00ff')"
-    state = _open(lab, page, code)
+    state = open_viewer(page, lab, code)
     wait_overlay_pixels(page, (255, 0, 255), at_least=4 * 10)
     g = map_geometry(page)
     x, y = sky_to_page(g, ra, dec)
@@ -163,7 +151,7 @@ def test_download_fits_cutout_of_a_box(request, page, zero_map, transport):
 
     lab = request.getfixturevalue("lab" if transport == "http" else "lab_without_extension")
     code = _viewer(zero_map) + f"\nbid = v.add_box(*{CUT_BOX!r}, name='cut here')"
-    state = _open(lab, page, code)
+    state = open_viewer(page, lab, code)
     s = read_state(state, lambda s: s["_transport"] == transport)
     bid = s["boxes"][0]["id"]
     g = map_geometry(page)
@@ -214,7 +202,7 @@ def test_download_fits_cutout_of_a_box(request, page, zero_map, transport):
 
 def test_remove_a_box_from_the_ui(lab, page, zero_map):
     code = _viewer(zero_map) + "\nbid = v.add_box(2, 2, -2, -2, name='doomed')\nv.add_box(10, 6, 8, 4, name='kept')"
-    state = _open(lab, page, code)
+    state = open_viewer(page, lab, code)
     s = read_state(state, lambda s: len(s["boxes"]) == 2)
     assert page.locator(".tmw-host path.tmw-box").count() == 2
     g = map_geometry(page)
@@ -236,7 +224,7 @@ def _box_rect(page):
 
 
 def test_box_from_python_draws_across_ra_zero(lab, page, zero_map):
-    state = _open(lab, page, _viewer(zero_map))
+    state = open_viewer(page, lab, _viewer(zero_map))
     assert page.locator(".tmw-host path.tmw-box").count() == 0
     run_code(page, "bid = v.add_box(5, 3, 355, -2, name='across zero')")
     page.wait_for_function("() => document.querySelectorAll('.tmw-host path.tmw-box').length === 1")
@@ -261,7 +249,7 @@ def test_box_from_python_draws_across_ra_zero(lab, page, zero_map):
 
 
 def test_catalogue_of_100k_sources(lab, page, zero_map):
-    state = _open(lab, page, _viewer(zero_map))
+    state = open_viewer(page, lab, _viewer(zero_map))
     assert overlay_pixels(page, (0, 255, 0)) == 0
     run_code(
         page,

@@ -12,7 +12,7 @@ import json
 import urllib.request
 
 import pytest
-from harness import TOKEN, open_notebook, read_state, write_notebook
+from harness import TOKEN, open_notebook, read_state, wait_tiles, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -34,9 +34,6 @@ UI = """(sel) => {
   };
 }"""
 
-DRAWN = "(sel) => [...document.querySelectorAll(sel + ' canvas.leaflet-tile')].some(c => c.width > 1)"
-
-
 @pytest.fixture
 def uncoloured_map(tmp_path_factory):
     """A 6′ temperature-like map in µK with no colormap anywhere (BUNIT only)."""
@@ -57,7 +54,7 @@ def uncoloured_map(tmp_path_factory):
 def test_widget_and_page_show_a_layer_alike(lab, page, browser, uncoloured_map):
     name, state = write_notebook(lab, f"v = TileViewer({str(uncoloured_map)!r}, zoom=3, center=[30, 0], height=400)")
     open_notebook(page, lab, name)
-    page.wait_for_function(DRAWN, arg=".tmw-host", timeout=90_000)
+    wait_tiles(page)
     s = read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
     widget = page.evaluate(UI, ".tmw-host")
 
@@ -73,7 +70,7 @@ def test_widget_and_page_show_a_layer_alike(lab, page, browser, uncoloured_map):
     try:
         full = context.new_page()
         full.goto(f"{lab.url}tilemaker/view?token={TOKEN}&layer={s['layer']}&ra=30&dec=0&zoom=3")
-        full.wait_for_function(DRAWN, arg="#tilemaker-page", timeout=60_000)
+        wait_tiles(full, selector="#tilemaker-page canvas.leaflet-tile", timeout=60)
         full.wait_for_function(
             "() => document.querySelector('#tilemaker-page .tmw-colourbar-overlay .tmw-cb-units').textContent !== ''"
         )

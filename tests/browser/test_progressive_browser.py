@@ -8,7 +8,17 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import lut, open_notebook, read_state, run_code, wait_colours, write_notebook
+from harness import (
+    lut,
+    open_notebook,
+    read_state,
+    run_code,
+    scan_canvases,
+    wait_colours,
+    wait_tiles,
+    wait_until,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -70,17 +80,18 @@ def drawn(page) -> dict:
 
 def wait_drawn(page, until, timeout: float = 90.0, quiet: float = 1.0) -> dict:
     """Until drawn tiles satisfy ``until`` and their number held still for ``quiet`` s."""
-    deadline = time.monotonic() + timeout
-    since, last = time.monotonic(), None
-    while True:
+    held = {"d": None, "since": time.monotonic()}
+
+    def now() -> dict:
         d = drawn(page)
-        if d != last:
-            since, last = time.monotonic(), d
-        if d["n"] and until(d) and time.monotonic() - since >= quiet:
-            return d
-        if time.monotonic() > deadline:
-            raise AssertionError(f"tiles never reached the state; last {d}")
-        time.sleep(0.1)
+        if d != held["d"]:
+            held.update(d=d, since=time.monotonic())
+        return d
+
+    return wait_until(
+        now, timeout, "the drawn tiles to reach the state and hold still",
+        until=lambda d: d["n"] and until(d) and time.monotonic() - held["since"] >= quiet, every=0.1,
+    )
 
 
 SNAPSHOT = """() => {
@@ -302,12 +313,11 @@ def test_full_page_asks_for_nothing_before_its_first_tile(lab, page, smooth_map)
     page.on("request", lambda r: note("request", r.url))
     page.on("response", lambda r: note("response", r.url))
     page.goto(f"{api}view?token={TOKEN}&layer={layer}&ra=30&dec=0&zoom=3&vmin=-100&vmax=100&cmap=magma")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1", timeout=60_000
+    wait_tiles(page, selector="canvas.leaflet-tile", timeout=60)
+    wait_until(
+        lambda: any(u.startswith("histograms/") for _, u in events), 30, "the histogram request",
+        every=0.1, page=page, last_on_timeout=True,  # the assertions below say what came
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not any(u.startswith("histograms/") for _, u in events):
-        page.wait_for_timeout(100)  # (Playwright delivers events only while it is called)
     asked = [u for kind, u in events if kind == "request"]
     assert asked and "/tile." in asked[0], asked
     for preloaded in ("layers", "sources", "highlights/boxes", "colormaps", "colormaps/magma"):
@@ -316,15 +326,5 @@ def test_full_page_asks_for_nothing_before_its_first_tile(lab, page, smooth_map)
     first_tile_answer = next(i for i, (k, u) in enumerate(events) if k == "response" and "/tile." in u)
     assert first_tile_answer < hist, events
     # The colours are the address's: magma over −100…100 (its darkest colour below −100).
-    r, g, b = lut("magma")[0]
-    dark = page.evaluate(
-        """([r, g, b]) => { let n = 0;
-          for (const c of document.querySelectorAll('#tilemaker-page canvas.leaflet-tile')) {
-            if (!c.width) continue;
-            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            for (let i = 0; i < d.length; i += 4) if (d[i + 3] && Math.abs(d[i] - r) <= 3 && Math.abs(d[i + 1] - g) <= 3 && Math.abs(d[i + 2] - b) <= 3) n++;
-          }
-          return n; }""",
-        [r, g, b],
-    )
+    dark = scan_canvases(page, [lut("magma")[0]], tol=3, selector="#tilemaker-page canvas.leaflet-tile")["counts"][0]
     assert dark >= 10, dark

@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import free_port
+from harness import free_port, wait_for_server, wait_until
 
 TOKEN = "tm-viewer-token"
 BASE = "/user/bob/"
@@ -65,18 +64,9 @@ def server(tmp_path_factory) -> Iterator[Server]:
     env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1", "TILEMAKER_CONFIG_PATH": str(paths["config"])}
     proc = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=root, env=env)
     url = f"http://127.0.0.1:{port}{BASE}"
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"jupyter server exited:\n{log.read_text()[-3000:]}")
-        try:
-            default = json.loads(_get(url + "tilemaker/tm/layers/default"))
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"jupyter server did not start:\n{log.read_text()[-3000:]}") from None
-            time.sleep(0.3)
+    default = wait_for_server(
+        proc, log, lambda: json.loads(_get(url + "tilemaker/tm/layers/default")), 60, "jupyter server", stop=proc.kill
+    )
     yield Server(url, proc, log, default["layer"])
     proc.terminate()
     try:
@@ -192,9 +182,10 @@ def test_tilemaker_viewer_loads_layer_and_tiles(server: Server, page: Any) -> No
         page.mouse.wheel(0, -400)
         page.wait_for_timeout(300)
     native = server.layer["number_of_levels"] - 1
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not any(z == native and r["status"] == 200 for r, (z, _, _) in _tiles(seen)):
-        page.wait_for_timeout(200)
+    wait_until(
+        lambda: any(z == native and r["status"] == 200 for r, (z, _, _) in _tiles(seen)), 30,
+        f"a level {native} tile", page=page, last_on_timeout=True,  # the assertion below says which levels came
+    )
     levels = {z for _, (z, _, _) in _tiles(seen)}
     assert native in levels and max(levels) == native, levels
     page.wait_for_function(f"() => ({MAP_PIXELS})().count > 2000", timeout=30_000)

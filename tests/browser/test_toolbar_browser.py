@@ -8,25 +8,13 @@ the background outside the map, and changing it fetches nothing.
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
-from harness import map_geometry, open_notebook, read_state, run_code, sky_to_page, write_notebook
+from harness import map_geometry, open_viewer, read_state, run_code, sky_to_page, wait_until
 
 pytestmark = pytest.mark.browser
 
 FIELD = ".tmw-host .tmw-range input[aria-label={}]"
-
-
-def _open(lab, page, code: str):
-    name, state = write_notebook(lab, code)
-    open_notebook(page, lab, name)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.tmw-host canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1",
-        timeout=90_000,
-    )
-    read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
-    return state
 
 
 def _field(page, name: str) -> dict:
@@ -37,7 +25,7 @@ def _field(page, name: str) -> dict:
 
 
 def test_range_fields_refuse_bad_input(lab, page, two_value_map):
-    state = _open(lab, page, f"v = TileViewer({str(two_value_map)!r}, vmin=-500, vmax=500, zoom=3, center=[30, 0])")
+    state = open_viewer(page, lab, f"v = TileViewer({str(two_value_map)!r}, vmin=-500, vmax=500, zoom=3, center=[30, 0])")
     vmin = page.locator(FIELD.format("vmin"))
     vmax = page.locator(FIELD.format("vmax"))
 
@@ -75,7 +63,7 @@ def test_range_fields_refuse_bad_input(lab, page, two_value_map):
 
 
 def test_numbers_are_never_cut(lab, page, two_value_map):
-    state = _open(lab, page, f"v = TileViewer({str(two_value_map)!r}, zoom=3, center=[30, 0])\nv.set_range(-0.000233, 0.0022541)")
+    state = open_viewer(page, lab, f"v = TileViewer({str(two_value_map)!r}, zoom=3, center=[30, 0])\nv.set_range(-0.000233, 0.0022541)")
     read_state(state, lambda s: s["vmax"] == 0.0022541)
     page.wait_for_function("() => document.querySelector('.tmw-host .tmw-range input[aria-label=vmax]').value !== '500'")
     lo, hi = _field(page, "vmin"), _field(page, "vmax")
@@ -97,20 +85,16 @@ def _pixel(page, x: float, y: float) -> tuple[int, int, int]:
 
 
 def _wait_pixel(page, x: float, y: float, rgb: tuple[int, int, int], tol: int = 3) -> tuple[int, int, int]:
-    deadline = time.monotonic() + 20
-    got = _pixel(page, x, y)
-    while time.monotonic() < deadline:
-        got = _pixel(page, x, y)
-        if all(abs(a - b) <= tol for a, b in zip(got, rgb, strict=True)):
-            return got
-        page.wait_for_timeout(200)
-    raise AssertionError(f"pixel at {x:.0f}, {y:.0f} is {got}, not {rgb}")
+    return wait_until(
+        lambda: _pixel(page, x, y), 20, f"the pixel at {x:.0f}, {y:.0f} to be {rgb}",
+        until=lambda got: all(abs(a - b) <= tol for a, b in zip(got, rgb, strict=True)), page=page,
+    )
 
 
 def test_nan_pixels_have_their_own_colour(lab, page, two_value_map):
     # The map: RA 0–60°, Dec ±20°, a NaN strip along Dec 0 (harness.two_value_map).
-    state = _open(
-        lab, page, f"v = TileViewer({str(two_value_map)!r}, cmap='gray', vmin=-100, vmax=100, zoom=3, center=[50, 0], graticule=False)"
+    state = open_viewer(
+        page, lab, f"v = TileViewer({str(two_value_map)!r}, cmap='gray', vmin=-100, vmax=100, zoom=3, center=[50, 0], graticule=False)"
     )
     seen: list[str] = []
     page.on("request", lambda r: seen.append(r.url) if "/tile." in r.url else None)

@@ -13,7 +13,16 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
-from harness import TOKEN, lut, open_notebook, read_state, write_notebook
+from harness import (
+    TOKEN,
+    lut,
+    open_viewer,
+    read_state,
+    scan_canvases,
+    wait_for_server,
+    wait_tiles,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -52,9 +61,7 @@ def register(lab, path) -> list[dict]:
 
 def open_page(page, lab, query: str) -> None:
     page.goto(f"{lab.url}tilemaker/view?token={TOKEN}&{query}")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('canvas.leaflet-tile')].filter(c => c.width > 1).length >= 2", timeout=60_000
-    )
+    wait_tiles(page, 2, selector="canvas.leaflet-tile", timeout=60)
 
 
 def geometry(page, host: str = PAGE) -> dict:
@@ -183,19 +190,10 @@ def test_values_across_layers_on_ctrl_click(lab, page, iqu_map):
     assert page.locator(".tmw-tool-panel circle.tmw-plot-dot").count() >= 3
 
 
-def count_grey(page, value: int, host_selector: str = "#tilemaker-page") -> int:
-    return page.evaluate(
-        """([sel, v]) => {
-          let n = 0;
-          for (const c of document.querySelectorAll(sel + ' canvas.leaflet-tile')) {
-            if (c.width <= 1) continue;
-            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            for (let i = 0; i < d.length; i += 4) if (d[i + 3] === 255 && d[i] === v && d[i + 1] === v && d[i + 2] === v) n++;
-          }
-          return n;
-        }""",
-        [host_selector, value],
-    )
+def count_grey(page, *values: int) -> list[int]:
+    """Opaque pixels of the full page's tiles that are exactly each grey ``value``."""
+    greys = [(v, v, v) for v in values]
+    return scan_canvases(page, greys, selector="#tilemaker-page canvas.leaflet-tile", min_width=2, min_alpha=255)["counts"]
 
 
 def test_contrast_controls_recolour_without_requests(lab, page, iqu_map):
@@ -205,10 +203,7 @@ def test_contrast_controls_recolour_without_requests(lab, page, iqu_map):
     open_page(page, lab, f"layer={layers[0]['layer_id']}&cmap=gray&vmin=0&vmax=400&ra=30&dec=0&zoom=3&quality=exact")
     grey = [c[0] for c in lut("gray")]
     before = (grey[64], grey[192])  # t = 0.25 (I = 100) and 0.75 (I = 300)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not (count_grey(page, before[0]) and count_grey(page, before[1])):
-        time.sleep(0.2)
-    assert count_grey(page, before[0]) > 100 and count_grey(page, before[1]) > 100
+    wait_until(lambda: count_grey(page, *before), 30, f"over 100 pixels of grey {before}", until=lambda n: min(n) > 100)
     time.sleep(1.0)
     n = len(seen)
     page.locator("button.tmw-tool-contrast").click()
@@ -217,23 +212,14 @@ def test_contrast_controls_recolour_without_requests(lab, page, iqu_map):
     assert page.evaluate(f"() => {PAGE}.model.get('gamma')") == 2
     # t' = t^(1/2): 0.25 → 0.5 (index 128), 0.75 → 0.866 (index 221), the server's formula.
     after = (grey[128], grey[int(np.floor(0.75**0.5 * 256))])
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not (count_grey(page, after[0]) > 100 and count_grey(page, after[1]) > 100):
-        time.sleep(0.2)
-    assert count_grey(page, after[0]) > 100 and count_grey(page, after[1]) > 100
-    assert count_grey(page, before[0]) == 0
+    wait_until(lambda: count_grey(page, *after), 30, f"over 100 pixels of grey {after}", until=lambda n: min(n) > 100)
+    assert count_grey(page, before[0]) == [0]
     time.sleep(0.5)
     assert len(seen) == n, seen[n:]
 
 
 def test_ruler_and_profile_in_the_widget(lab, page, iqu_map):
-    name, state = write_notebook(lab, f"v = TileViewer({str(iqu_map)!r}, zoom=3, center=[30, 0])")
-    open_notebook(page, lab, name)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.tmw-host canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1",
-        timeout=90_000,
-    )
-    read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
+    open_viewer(page, lab, f"v = TileViewer({str(iqu_map)!r}, zoom=3, center=[30, 0])")
     host = "document.querySelector('.tmw-host').tilemaker"
     record(page, "profile", host)
     g = geometry(page, host)
@@ -258,15 +244,9 @@ def test_gallery_from_a_catalogue(lab, page, iqu_map):
         "cat = Table({'ra': [10.0 + 2 * k for k in range(20)], 'dec': [5.0] * 20, 'name': [f'src{k}' for k in range(20)]})\n"
         "cid = v.add_catalogue(cat, name='sources', label='name')"
     )
-    name, state = write_notebook(lab, code)
     seen: list[str] = []
     page.on("request", lambda r: seen.append(r.url) if "/submap/" in r.url else None)
-    open_notebook(page, lab, name)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.tmw-host canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1",
-        timeout=90_000,
-    )
-    read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
+    state = open_viewer(page, lab, code)
     page.wait_for_function("() => document.querySelector('.tmw-host').tilemaker.viewer.overlays.catalogues.items.size === 1 && [...document.querySelector('.tmw-host').tilemaker.viewer.overlays.catalogues.items.values()][0].table")
     page.locator(".tmw-host button.tmw-tool-gallery").click()
     # One page (12) of thumbnails, each loaded, with the sources' names.
@@ -295,30 +275,12 @@ def test_gallery_from_a_catalogue(lab, page, iqu_map):
     assert page.locator(".tmw-host .tmw-thumb-name").all_inner_texts() == ["src3", "src7"]
 
 
-def count_rgb(page, rgb) -> int:
-    return page.evaluate(
-        """(rgb) => {
-          let n = 0;
-          for (const c of document.querySelectorAll('canvas.tmw-composite-tile')) {
-            if (c.width <= 1) continue;
-            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            for (let i = 0; i < d.length; i += 4) if (d[i + 3] === 255 && d[i] === rgb[0] && d[i + 1] === rgb[1] && d[i + 2] === rgb[2]) n++;
-          }
-          return n;
-        }""",
-        list(rgb),
-    )
-
-
 def wait_rgb(page, rgb, at_least=1000, timeout=30.0) -> int:
-    deadline = time.monotonic() + timeout
-    n = 0
-    while time.monotonic() < deadline:
-        n = count_rgb(page, rgb)
-        if n >= at_least:
-            return n
-        time.sleep(0.2)
-    raise AssertionError(f"only {n} pixels of {rgb}")
+    """Until ``at_least`` opaque pixels of the composite tiles are exactly ``rgb``."""
+    return wait_until(
+        lambda: scan_canvases(page, [rgb], selector="canvas.tmw-composite-tile", min_width=2, min_alpha=255)["counts"][0],
+        timeout, f"{at_least} pixels of {rgb}", until=lambda n: n >= at_least,
+    )
 
 
 def test_composite_range_change_needs_no_request(lab, page, iqu_map):
@@ -393,17 +355,8 @@ def sample_server(tmp_path_factory):
     log = open(root / "server.log", "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env)
     url = f"http://127.0.0.1:{port}/user/alice/"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            req = urllib.request.Request(url + "tilemaker/status", headers={"Authorization": f"token {TOKEN}"})
-            urllib.request.urlopen(req, timeout=5).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError((root / "server.log").read_text()[-3000:]) from None
-            time.sleep(0.3)
+    req = urllib.request.Request(url + "tilemaker/status", headers={"Authorization": f"token {TOKEN}"})
+    wait_for_server(proc, root / "server.log", lambda: urllib.request.urlopen(req, timeout=5).read(), 60, "jupyter server", stop=proc.kill)
     yield url
     proc.terminate()
     proc.wait(15)

@@ -11,14 +11,21 @@ unless the user pans. The screen position is measured from where the tiles are d
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
-from harness import PRELUDE, STATE_TRAITS, open_notebook, read_state, run_code
+from harness import (
+    PRELUDE,
+    STATE_TRAITS,
+    open_notebook,
+    read_state,
+    run_code,
+    wait_tiles,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -102,17 +109,17 @@ def offset_px(g: dict[str, Any], center: list[float]) -> tuple[float, float]:
     return dra * g["pxPerDeg"], (dec - center[1]) * g["pxPerDeg"]
 
 
+def centred(g: dict[str, Any], center: list[float]) -> bool:
+    """A tile at the map's middle, showing ``center`` there to within a pixel."""
+    return "lng" in g and max(map(abs, offset_px(g, center))) <= 1.0
+
+
 def assert_centred(page, state: Path, index: int = 0, center: list[float] = CENTER, timeout: float = 30.0) -> None:
     """The map shows ``center`` at its middle (within a pixel) and Python still holds it."""
-    deadline = time.monotonic() + timeout
-    g: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        g = screen_centre(page, index)
-        if "lng" in g:
-            dx, dy = offset_px(g, center)
-            if abs(dx) <= 1.0 and abs(dy) <= 1.0:
-                break
-        page.wait_for_timeout(200)
+    g = wait_until(
+        lambda: screen_centre(page, index), timeout, f"{center} at the middle of the map",
+        until=lambda g: centred(g, center), page=page, last_on_timeout=True,
+    )
     assert "lng" in g, f"no tile at the middle of the map (blank or unsized map): {g}"
     dx, dy = offset_px(g, center)
     assert abs(dx) <= 1.0 and abs(dy) <= 1.0, f"the middle of the map is {dx:.1f}, {dy:.1f} px from center: {g}"
@@ -227,7 +234,7 @@ def test_collapsed_output_then_expanded(lab, page, field_map):
     g = screen_centre(page)
     assert g["height"] == 400, f"the map is not laid out at its height: {g}"
     assert_centred(page, state)
-    page.wait_for_function("() => [...document.querySelectorAll('.tmw-host canvas.leaflet-tile')].some(c => c.width > 1)")
+    wait_tiles(page, timeout=60)
 
 
 def test_long_notebook_scrolled_out_and_back(lab, page, field_map):
@@ -251,16 +258,10 @@ def test_long_notebook_scrolled_out_and_back(lab, page, field_map):
     nbformat.write(nb, lab.root / name)
 
     def centers() -> list[list[float]]:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                got = json.loads(state.read_text())
-                if len(got) == n_viewers:
-                    return got
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.3)
-        raise AssertionError("the notebook did not create every viewer")
+        return wait_until(
+            lambda: json.loads(state.read_text()), 120, "the notebook to create every viewer",
+            until=lambda got: len(got) == n_viewers, every=0.3, ignore=(OSError, ValueError),
+        )
 
     open_notebook(page, lab, name)
     centers()
@@ -283,12 +284,10 @@ def test_long_notebook_scrolled_out_and_back(lab, page, field_map):
             cell,
         )
         assert index >= 0, f"viewer of cell {cell} is not on the page after scrolling to it"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            g = screen_centre(page, index)
-            if "lng" in g and max(map(abs, offset_px(g, CENTER))) <= 1.0:
-                break
-            page.wait_for_timeout(250)
+        g = wait_until(
+            lambda i=index: screen_centre(page, i), 30, f"cell {cell} centred",
+            until=lambda g: centred(g, CENTER), every=0.25, page=page, last_on_timeout=True,
+        )
         assert "lng" in g, f"cell {cell}: no tile at the middle of the map: {g}"
         dx, dy = offset_px(g, CENTER)
         assert abs(dx) <= 1.0 and abs(dy) <= 1.0, f"cell {cell}: the middle is {dx:.1f}, {dy:.1f} px from center"

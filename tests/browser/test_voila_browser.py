@@ -12,13 +12,22 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from harness import BASE, TOKEN, free_port, lut, read_state, wait_colours, write_notebook
+from harness import (
+    BASE,
+    TOKEN,
+    free_port,
+    lut,
+    read_state,
+    wait_colours,
+    wait_for_server,
+    wait_tiles,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.browser
 voila = pytest.importorskip("voila")
@@ -30,16 +39,11 @@ CODE = (
 
 
 def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"server did not answer {url}:\n{log.read_text()[-3000:]}")
+    def probe() -> None:
+        with urllib.request.urlopen(url, timeout=5):
+            pass
+
+    wait_for_server(proc, log, probe, timeout, f"the server at {url}")  # stopped by the caller's _stop
 
 
 def _stop(proc: subprocess.Popen, kernel_pid_file: Path) -> None:
@@ -69,10 +73,7 @@ def _tile_requests(page) -> list[str]:
 
 
 def _drawn_in_colormap(page) -> None:
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.tmw-host canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1",
-        timeout=120_000,
-    )
+    wait_tiles(page, timeout=120)
     low, high = lut("RdBu_r")[0], lut("RdBu_r")[255]
     res = wait_colours(page, [low, high])
     # The map's two halves (−100 and +100 μK) in the colormap's end colours.

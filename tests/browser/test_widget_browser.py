@@ -11,7 +11,10 @@ from harness import (
     open_notebook,
     read_state,
     run_code,
+    scan_canvases,
     wait_colours,
+    wait_tiles,
+    wait_until,
     write_notebook,
 )
 
@@ -24,22 +27,13 @@ def _track_requests(page):
     return seen
 
 
-def _wait_drawn(page, n_tiles=1):
-    """Until ``n_tiles`` tile canvases hold data (a 1×1 canvas is a tile still loading)."""
-    page.wait_for_function(
-        "(n) => [...document.querySelectorAll('.tmw-host canvas.leaflet-tile')].filter(c => c.width > 1).length >= n",
-        arg=n_tiles,
-        timeout=90_000,
-    )
-
-
 def test_http_tiles_drawn_with_colormap_and_range(lab, page, two_value_map):
     name, state = write_notebook(
         lab, f"v = TileViewer({str(two_value_map)!r}, cmap='RdBu_r', vmin=-100, vmax=100, zoom=3, center=[30, 0], height=500)"
     )
     seen = _track_requests(page)
     open_notebook(page, lab, name)
-    _wait_drawn(page)
+    wait_tiles(page)
     s = read_state(state, lambda s: s["_transport"] == "http" and s["_render_count"] >= 1, timeout=90)
     assert s["_error"] == ""
     tiles = [u for u in seen if "/tile.f16" in u or "/tile.q8" in u]
@@ -58,7 +52,7 @@ def test_vmin_change_repaints_without_requests(lab, page, two_value_map):
     )
     seen = _track_requests(page)
     open_notebook(page, lab, name)
-    _wait_drawn(page)
+    wait_tiles(page)
     s = read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
     time.sleep(1.0)  # let every tile of the viewport arrive
     before = wait_colours(page, [lut("gray")[0], lut("gray")[255]])
@@ -76,7 +70,7 @@ def test_vmin_change_repaints_without_requests(lab, page, two_value_map):
 def test_pan_and_zoom_reach_the_kernel(lab, page, two_value_map):
     name, state = write_notebook(lab, f"v = TileViewer({str(two_value_map)!r}, zoom=2, center=[30, 0])")
     open_notebook(page, lab, name)
-    _wait_drawn(page)
+    wait_tiles(page)
     s0 = read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
     box = page.locator(".tmw-host .leaflet-container").first.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -100,7 +94,7 @@ def test_comm_transport_without_the_extension(lab_without_extension, page, two_v
     )
     seen = _track_requests(page)
     open_notebook(page, lab, name)
-    _wait_drawn(page)
+    wait_tiles(page)
     s = read_state(state, lambda s: s["_transport"] == "comm" and s["_render_count"] >= 1, timeout=90)
     assert s["_error"] == ""
     assert not [u for u in seen if "/tile." in u]
@@ -113,7 +107,7 @@ def test_notebook7_renders_the_widget(lab, page, two_value_map):
         lab, f"v = TileViewer({str(two_value_map)!r}, cmap='RdBu_r', vmin=-100, vmax=100, zoom=3, center=[30, 0])"
     )
     open_notebook(page, lab, name, ui="notebook")
-    _wait_drawn(page)
+    wait_tiles(page)
     read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
     res = wait_colours(page, [lut("RdBu_r")[0], lut("RdBu_r")[255]])
     assert res["counts"][0] > 1000 and res["counts"][1] > 1000, res
@@ -130,7 +124,7 @@ def test_linked_views_follow_each_other(lab, page, two_value_map):
         "display(w)",
     )
     open_notebook(page, lab, name)
-    _wait_drawn(page, 2)
+    wait_tiles(page, 2)
     s0 = read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
     # Drag the second viewer: the first (whose state the kernel reports) follows.
     maps = page.locator(".tmw-host .leaflet-container")
@@ -149,7 +143,7 @@ def test_tiles_load_over_http_while_the_kernel_is_busy(lab, page, two_value_map)
     name, state = write_notebook(lab, f"v = TileViewer({str(two_value_map)!r}, zoom=3, center=[30, 0])")
     seen = _track_requests(page)
     open_notebook(page, lab, name)
-    _wait_drawn(page)
+    wait_tiles(page)
     read_state(state, lambda s: s["_transport"] == "http")
     done = lab.root / (name + ".slept")
     run_code(page, f"import time, pathlib; time.sleep(40); pathlib.Path({str(done)!r}).write_text('done')")
@@ -162,16 +156,10 @@ def test_tiles_load_over_http_while_the_kernel_is_busy(lab, page, two_value_map)
         page.mouse.down()
         page.mouse.move(cx + 450, cy, steps=8)
         page.mouse.up()
-    deadline = time.monotonic() + 15
-    while len([u for u in seen if "/tile." in u]) <= before and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
-    assert len([u for u in seen if "/tile." in u]) > before, "no tile requests after the pan"
+    wait_until(lambda: len([u for u in seen if "/tile." in u]) > before, 15, "tile requests after the pan", page=page)
     assert not done.exists(), "new tiles arrived while the kernel was still running the cell"
     read_state(state, lambda s: True)  # the viewer still reports once the kernel is free
-    deadline = time.monotonic() + 60
-    while not done.exists() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert done.exists(), "the kernel really was running the sleep"
+    wait_until(done.exists, 60, "the kernel to finish the sleep it really was running", every=0.5)
 
 
 def test_unreadable_map_shows_a_message(lab, page, tmp_path_factory):
@@ -207,10 +195,7 @@ def test_full_page_viewer(lab, page, two_value_map):
     with urllib.request.urlopen(req, timeout=30) as r:
         layer_id = json.loads(r.read())["layers"][0]["layer_id"]
     page.goto(f"{lab.url}tilemaker/view?token=browser-test-token&layer={layer_id}&ra=30&dec=0&zoom=3")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1",
-        timeout=60_000,
-    )
+    wait_tiles(page, selector="canvas.leaflet-tile", timeout=60)
     assert "token=" not in page.url  # the page drops the token from the address bar
 
 
@@ -218,7 +203,7 @@ def test_clearing_the_output_cleans_up(lab, page, two_value_map):
     name, state = write_notebook(lab, f"v = TileViewer({str(two_value_map)!r}, zoom=3, center=[30, 0])")
     seen = _track_requests(page)
     open_notebook(page, lab, name)
-    _wait_drawn(page)
+    wait_tiles(page)
     assert page.locator(".tmw-host .leaflet-container").count() == 1
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     page.wait_for_function("() => document.querySelectorAll('.tmw-host, .leaflet-container').length === 0")
@@ -230,38 +215,16 @@ def test_clearing_the_output_cleans_up(lab, page, two_value_map):
 
 
 def _bright_spot(page):
-    """Screen position (mean) of white pixels over all tile canvases."""
-    return page.evaluate(
-        """() => {
-          let sx = 0, sy = 0, n = 0;
-          for (const c of document.querySelectorAll('.tmw-host canvas.leaflet-tile')) {
-            if (c.width <= 1) continue;
-            const r = c.getBoundingClientRect();
-            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            for (let i = 0; i < d.length; i += 4) {
-              if (d[i] > 250 && d[i + 1] > 250 && d[i + 2] > 250 && d[i + 3] > 0) {
-                const p = i / 4, x = p % c.width, y = Math.floor(p / c.width);
-                sx += r.left + (x + 0.5) * r.width / c.width; sy += r.top + (y + 0.5) * r.height / c.height; n += 1;
-              }
-            }
-          }
-          return n ? [sx / n, sy / n, n] : null;
-        }"""
-    )
+    """Screen position (mean) of white pixels over all tile canvases, once every tile is
+    exact (a first paint from 8-bit lossy tiles may ring around a point)."""
+    if page.evaluate("() => !!document.querySelector('.tmw-host canvas.tmw-quantized, .tmw-host canvas.tmw-preview')"):
+        return None
+    res = scan_canvases(page, ["r > 250 && g > 250 && b > 250"], min_width=2)
+    return [*res["centre"], res["counts"][0]] if res["centre"] else None
 
 
 def _wait_bright_spot(page, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        # Exact tiles only: a first paint from 8-bit lossy tiles may ring around a point.
-        if page.evaluate("() => !!document.querySelector('.tmw-host canvas.tmw-quantized, .tmw-host canvas.tmw-preview')"):
-            page.wait_for_timeout(200)
-            continue
-        spot = _bright_spot(page)
-        if spot is not None:
-            return spot
-        page.wait_for_timeout(200)
-    raise AssertionError("the bright source never showed")
+    return wait_until(lambda: _bright_spot(page), timeout, "the bright source", page=page)
 
 
 def test_maps_of_different_pixel_scales_align_on_the_sky(lab, page, tmp_path_factory):
@@ -284,7 +247,7 @@ def test_maps_of_different_pixel_scales_align_on_the_sky(lab, page, tmp_path_fac
         lab, f"v = TileViewer({paths!r}, cmap='gray', zoom=5, center=[31.0, 2.0], height=400)\nv.set_range(-1, 1)"
     )
     open_notebook(page, lab, name)
-    _wait_drawn(page)
+    wait_tiles(page)
     s = read_state(state, lambda s: s["_render_count"] >= 1)
     from tilemaker_widget.catalogue.model import fits_layer_id
 
