@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from .model import ArrayProvider, Catalogue, FitsProvider, HealpixProvider, Layer
+from .model import ArrayProvider, Catalogue, FitsProvider, HealpixProvider, Layer, MapGroup
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -105,6 +105,10 @@ class CombinationProvider:
             "function": self.function,
         }
 
+    def input_providers(self) -> list[Any]:
+        """The providers it reads (`identity.file_backed` walks them)."""
+        return list(self.providers)
+
     def stamp(self) -> tuple | None:
         inputs = input_stamp(self.providers)
         return None if inputs is None else ("fits_combination", self.function, inputs)
@@ -168,6 +172,12 @@ class ExpressionProvider:
 
     def to_json(self) -> dict[str, Any]:
         return {"provider_type": "expression", "expression": self.expression, "inputs": dict(self.inputs)}
+
+    def input_providers(self) -> list[Any]:
+        """Its input layers' providers; none until every input is resolved."""
+        if set(self.resolved) != set(self.inputs):
+            return []
+        return [self.resolved[n].provider for n in sorted(self.resolved)]
 
     def stamp(self) -> tuple | None:
         names = sorted(self.resolved)
@@ -246,8 +256,12 @@ class PolarizationProvider:
             d["convention"] = self.convention
         return d
 
+    def input_providers(self) -> list[Any]:
+        """Q, U and (for P/I) I."""
+        return [self.q, self.u] + ([self.i] if self.i is not None else [])
+
     def stamp(self) -> tuple | None:
-        inputs = input_stamp([self.q, self.u] + ([self.i] if self.i is not None else []))
+        inputs = input_stamp(self.input_providers())
         return None if inputs is None else ("polarization", self.quantity, self.convention, inputs)
 
     def open_source(self, engine: Engine) -> LayerSource:
@@ -344,6 +358,28 @@ POL_NAMES = {"P": "P", "P/I": "P/I", "angle": "ψ"}
 _POL_QUANTITY_TEXT = {"P": "polarized intensity", "P/I": "polarization fraction", "angle": "polarization angle"}
 
 
+def polarization_layer_id(id_key: str, quantity: str) -> str:
+    """The id of a map's P, P/I or ψ layer (``id_key``: the map's, e.g. `fits_pol_key`)."""
+    return "p" + hashlib.sha1(f"{id_key}|{quantity}".encode()).hexdigest()[:15]
+
+
+def polarization_style(quantity: str, units: str | None) -> dict[str, Any]:
+    """Default range, colormap and units of a polarization quantity (``units``: Q's)."""
+    from .inspect import _temperature_scale
+
+    if quantity == "P/I":
+        return {"vmin": 0.0, "vmax": 0.3, "cmap": "magma", "units": None}
+    if quantity == "angle":
+        return {"vmin": -90.0, "vmax": 90.0, "cmap": "twilight", "units": "deg"}
+    scale = _temperature_scale(units)
+    return {
+        "vmin": 0.0 if scale is not None else "auto",
+        "vmax": 50.0 * scale if scale is not None else "auto",
+        "cmap": "inferno",
+        "units": units,
+    }
+
+
 def polarization_layers(
     i: Layer | None,
     q: Layer,
@@ -364,21 +400,12 @@ def polarization_layers(
     made while loading a configuration, whose header has not been read (the description
     says where the convention comes from; the layer's ``polarization`` facts say which).
     """
-    from .inspect import _temperature_scale
-
-    scale = _temperature_scale(q.units)
-    p_max = 50.0 * scale if scale is not None else "auto"
     if implied:
         conv_text = f"sign of U from the map's POLCCONV, {ASSUMED_CONVENTION} if it has none"
     elif convention:
         conv_text = f"{convention} convention"
     else:
         conv_text = f"{ASSUMED_CONVENTION} convention assumed: no POLCCONV"
-    styles = {
-        "P": {"vmin": 0.0 if scale is not None else "auto", "vmax": p_max, "cmap": "inferno", "units": q.units},
-        "P/I": {"vmin": 0.0, "vmax": 0.3, "cmap": "magma", "units": None},
-        "angle": {"vmin": -90.0, "vmax": 90.0, "cmap": "twilight", "units": "deg"},
-    }
     out = []
     for quantity in POL_QUANTITIES:
         if quantity == "P/I" and i is None:
@@ -389,13 +416,13 @@ def polarization_layers(
         )
         out.append(
             Layer(
-                layer_id="p" + hashlib.sha1(f"{id_key}|{quantity}".encode()).hexdigest()[:15],
+                layer_id=polarization_layer_id(id_key, quantity),
                 name=POL_NAMES[quantity],
                 description=f"{_POL_QUANTITY_TEXT[quantity]} of {description} ({conv_text})",
                 provider=provider,
                 quantity=_POL_QUANTITY_TEXT[quantity],
                 implied=implied,
-                **styles[quantity],
+                **polarization_style(quantity, q.units),
             )
         )
     return out
@@ -532,14 +559,24 @@ def _resolve(catalogue: Catalogue, layer: Layer, chain: tuple[str, ...]) -> tupl
                 f"layer {layer.layer_id!r}: expression input {name!r} names layer {lid!r}, which does not exist"
             )
         provider.resolved[name] = target
-        for node in catalogue.place(target)[:3]:
-            if node.grant and node.grant not in grants:
-                grants.append(node.grant)
-        for g in (target.grant, *_resolve(catalogue, target, (*chain, layer.layer_id))):
-            if g and g not in grants:
+        _resolve(catalogue, target, (*chain, layer.layer_id))  # an expression input's own grants first
+        for g in layer_grants(catalogue, target):
+            if g not in grants:
                 grants.append(g)
     layer.requires = tuple(grants)
     return layer.requires
+
+
+def layer_grants(catalogue: Catalogue, layer: Layer) -> tuple[str, ...]:
+    """Every grant a user needs to see ``layer``: of the nodes above it, its own, its inputs'.
+
+    What a layer derived from it must require (`Layer.requires`).
+    """
+    out: list[str] = []
+    for g in (*(node.grant for node in catalogue.place(layer)[:3]), layer.grant, *layer.requires):
+        if g and g not in out:
+            out.append(g)
+    return tuple(out)
 
 
 def expression_layer_id(expression: str, inputs: dict[str, str]) -> str:
@@ -599,7 +636,6 @@ def expression_layer(
     naming the problem: bad syntax, an unknown or ambiguous name.
     """
     from ..engine.expression import ExpressionError, names_in, parse
-    from .inspect import map_group_of
 
     parse(expression)
     namespace = expression_namespace(catalogue)
@@ -623,29 +659,57 @@ def expression_layer(
                 pass
         chosen[n] = _unique(namespace, n, n).layer_id
     layer_id = expression_layer_id(expression, chosen)
-    layer = Layer(
-        layer_id=layer_id,
-        name=name or expression.strip(),
-        description=f"expression {expression.strip()}",
-        provider=ExpressionProvider(expression.strip(), chosen),
-        quantity="expression",
-        vmin="auto",
-        vmax="auto",
-        cmap="RdBu_r",
-    )
     existing = catalogue.layer(layer_id)
     if existing is not None:
         return existing
+    layer = derived_layer(ExpressionProvider(expression.strip(), chosen), layer_id, name)
     try:
         resolve_expressions(catalogue, [layer])
     except ValueError as exc:
         raise ExpressionError(str(exc)) from None
     if check is not None:
         check(layer)
-    (held,) = catalogue.add_map_group(
-        map_group_of([layer], layer.name, layer_id, "derived", group_id=DERIVED_GROUP_ID, group_name="Derived")
-    )
+    (held,) = catalogue.add_map_group(derived_map_group(layer))
     return held
+
+
+def derived_layer(provider: Any, layer_id: str, name: str | None = None, units: str | None = None) -> Layer:
+    """A layer of a derived provider, named and styled as the widget and `register` make them.
+
+    An expression is named by its text (`TileViewer.add_layer`); a polarization quantity
+    by its symbol, with its default range and colormap (``units``: Q's); a combination
+    by its function. Ranges are otherwise the data's ("auto").
+    """
+    if isinstance(provider, ExpressionProvider):
+        provider.expression = provider.expression.strip()  # as its id reads it (`expression_layer_id`)
+        return Layer(
+            layer_id=layer_id, name=name or provider.expression, description=f"expression {provider.expression}",
+            provider=provider, quantity="expression", vmin="auto", vmax="auto", cmap="RdBu_r",
+        )  # fmt: skip
+    if isinstance(provider, PolarizationProvider):
+        quantity = _POL_QUANTITY_TEXT[provider.quantity]
+        convention = f"{provider.convention} convention" if provider.convention else "sign of U from the U map's POLCCONV"
+        return Layer(
+            layer_id=layer_id, name=name or POL_NAMES[provider.quantity], provider=provider,
+            description=f"{quantity} of {os.path.basename(getattr(provider.q, 'filename', 'a map'))} ({convention})",
+            quantity=quantity, **polarization_style(provider.quantity, units),
+        )  # fmt: skip
+    if isinstance(provider, CombinationProvider):
+        what = f"fits_combination '{provider.function}' of {len(provider.providers)} maps"
+        return Layer(
+            layer_id=layer_id, name=name or what, description=what, provider=provider,
+            vmin="auto", vmax="auto", cmap="RdBu_r",
+        )  # fmt: skip
+    raise TypeError(f"not a derived provider: {type(provider).__name__}")
+
+
+def derived_map_group(layer: Layer) -> MapGroup:
+    """The "Derived" map group holding ``layer`` alone (its own map and band)."""
+    from .inspect import map_group_of
+
+    return map_group_of(
+        [layer], layer.name, layer.layer_id, "derived", group_id=DERIVED_GROUP_ID, group_name="Derived"
+    )
 
 
 def _unique(namespace: dict[str, list[Layer]], key: str, shown: str) -> Layer:

@@ -312,13 +312,14 @@ def map_group_of(layers: list[Layer], name: str, key: str, band: str = "default"
     )
 
 
-def file_map_group(layers: list[Layer], group_name: str = "Files") -> MapGroup:
+def file_map_group(layers: list[Layer], group_name: str = "Files", file: FitsProvider | None = None) -> MapGroup:
     """The map group of one FITS file's layers (all from one HDU, see `layers_from_fits`).
 
     The ids come from the file's real path and HDU, whichever of its planes are given,
-    so the kernel, the server and ``genconfig`` agree on them.
+    so the kernel, the server and ``genconfig`` agree on them. ``file`` names a plane of
+    the file when ``layers`` are derived from it (its P, P/I, ψ), default the first layer.
     """
-    provider = layers[0].provider
+    provider = file if file is not None else layers[0].provider
     real = os.path.realpath(provider.filename)
     key = fits_layer_id(real, provider.hdu, None)
     return map_group_of(layers, os.path.basename(real), key, band_name(real), group_name=group_name)

@@ -24,15 +24,19 @@ def allowed(grant: str | None, grants: Grants) -> bool:
     return grant is None or grants is None or grant in grants
 
 
+def plane_key(path: str | os.PathLike, hdu: int | None, index: int | None) -> str:
+    """One plane of a FITS file as text: ``realpath|hdu|index`` (``-`` for a 2-D HDU)."""
+    real = os.path.realpath(os.fspath(path))
+    return f"{real}|{hdu}|{'-' if index is None else index}"
+
+
 def fits_layer_id(path: str | os.PathLike, hdu: int, index: int | None) -> str:
     """Deterministic id of one plane of a FITS file.
 
     The kernel (widget) and the server extension compute the same id for the same
     file, so the browser can ask either for the same tiles.
     """
-    real = os.path.realpath(os.fspath(path))
-    key = f"{real}|{hdu}|{'-' if index is None else index}"
-    return "f" + hashlib.sha1(key.encode()).hexdigest()[:15]
+    return "f" + hashlib.sha1(plane_key(path, hdu, index).encode()).hexdigest()[:15]
 
 
 @dataclass
