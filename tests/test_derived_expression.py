@@ -182,7 +182,9 @@ def test_add_layer_from_python(tmp_path, rng):
     lid = v.add_layer("f150I - f090I", name="f150 − f090", show=True)
     assert v.layer == lid and len(v.layers) == n_before + 1
     entry = v.layers[-1]
-    assert (entry["name"], entry["group"], entry["units"], entry["transport"]) == ("f150 − f090", "Derived", "uK", "comm")
+    # Inputs read from files: the server can rebuild it under the same id (over HTTP).
+    assert (entry["name"], entry["group"], entry["units"], entry["transport"]) == ("f150 − f090", "Derived", "uK", "http")
+    assert entry["source"] == {"provider": entry["provider"]}
     assert entry["provider"]["expression"] == "f150I - f090I"
     r, c = 12, 34
     assert v.pixel_value(RA_FIRST - c * RES, DEC_FIRST + r * RES) == pytest.approx(float(f150[0, r, c] - f090[0, r, c]), rel=1e-5)

@@ -428,10 +428,11 @@ def test_generated_requests(api, route):
 
 def register_bodies(paths):
     path = mostly(st.sampled_from(paths), hostile_text(), odds=2)
+    integer = st.one_of(st.integers(-2, 3), st.integers(), st.floats(), st.text(max_size=5), st.booleans(), st.none())
     spec = st.fixed_dictionaries(
         {"path": path},
         optional={
-            "hdu": st.one_of(st.integers(-2, 3), st.integers(), st.floats(), st.text(max_size=5), st.booleans(), st.none()),
+            "hdu": integer,
             "index": st.one_of(st.integers(-2, 3), st.integers(), st.booleans(), st.none(), st.lists(st.integers())),
             "name": st.one_of(st.text(max_size=10), st.integers()),
         },
@@ -441,8 +442,42 @@ def register_bodies(paths):
         lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
         max_leaves=20,
     )
+    # Derived layers (docs/api.md "Register files"): the configuration's provider JSON.
+    leaf = st.fixed_dictionaries(
+        {"filename": path},
+        optional={"provider_type": mostly(st.just("fits"), st.sampled_from(["healpix", "polarization", "x"]) | json_value),
+                  "hdu": integer, "index": st.one_of(st.integers(-1, 3), st.none(), st.text(max_size=3))},
+    )  # fmt: skip
+    inputs = st.dictionaries(
+        mostly(st.sampled_from(["a", "b", "Q"]), st.text(max_size=6)), mostly(LAYER_IDS_TEXT, hostile_text()), max_size=4
+    )
+    provider = st.one_of(
+        st.fixed_dictionaries(
+            {"provider_type": st.just("polarization"), "quantity": mostly(st.sampled_from(["P", "P/I", "angle"]), json_value),
+             "Q": mostly(leaf, json_value), "U": mostly(leaf, json_value)},
+            optional={"I": leaf, "convention": st.sampled_from(["IAU", "COSMO", "cosmo", "x", None])},
+        ),
+        st.fixed_dictionaries(
+            {"provider_type": st.just("fits_combination"), "providers": mostly(st.lists(leaf, max_size=3), json_value)},
+            optional={"function": st.sampled_from(["+", "-", "/", "max", "mean", "**", ""])},
+        ),
+        st.fixed_dictionaries(
+            {"provider_type": st.just("expression"),
+             "expression": mostly(st.sampled_from(["a - b", "a", "sqrt(abs(a)) * 2", "Q / a", "a > 3 * uK", "a +",
+                                                   "__import__('os')", "a." * 10, "(" * 200 + "a" + ")" * 200]),
+                                  hostile_text() | json_value)},
+            optional={"inputs": mostly(inputs, json_value)},
+        ),
+        st.dictionaries(st.sampled_from(["provider_type", "quantity", "Q", "providers", "expression", "inputs"]), json_value),
+    )  # fmt: skip
+    derived = st.fixed_dictionaries(
+        {"provider": mostly(provider, json_value)},
+        optional={"name": mostly(st.text(min_size=1, max_size=10), st.integers() | st.just("")),
+                  "layer_id": mostly(hostile_text(), st.integers())},
+    )  # fmt: skip
+    both = st.fixed_dictionaries({"provider": provider, "path": path})
     return st.one_of(
-        st.fixed_dictionaries({"sources": st.lists(spec, min_size=1, max_size=3)}).map(lambda v: json.dumps(v).encode()),
+        st.fixed_dictionaries({"sources": st.lists(mostly(spec | derived, both, odds=8), min_size=1, max_size=3)}).map(lambda v: json.dumps(v).encode()),
         json_value.map(lambda v: json.dumps(v).encode()),
         st.binary(max_size=200),
     )
@@ -452,16 +487,20 @@ def test_generated_register_bodies(setup, tmp_path):
     fifo = tmp_path / "pipe.fits"
     os.mkfifo(fifo)
     good = str(setup.allowed / "reg_f150.fits")
-    paths = [good, good + "\x00", str(fifo), "/dev/zero", str(setup.allowed), str(setup.maps["secret"]),
-             str(setup.allowed / "nope.fits")]
+    iqu = write_car(tmp_path / "iqu_f090.fits", np.ones((3, 40, 60), np.float32), 0.1, 20.05, -30.05, bunit="uK")
+    paths = [good, str(iqu), str(iqu), good + "\x00", str(fifo), "/dev/zero", str(setup.allowed),
+             str(setup.maps["secret"]), str(setup.maps["iqu"]), str(setup.allowed / "nope.fits")]
     api = Api(load_config(setup.config), Engine(), PathPolicy(roots=[str(setup.allowed), str(tmp_path), "/dev"]))
 
     @FUZZ
     @given(body=register_bodies(paths), grants=st.sampled_from([None, PUBLIC]))
     def check(body, grants):
         r = call(api, "POST", "register", body=body, grants=grants)
-        assert r.status in (200, 400, 403, 404, 413, 422), r.body[:200]
+        assert r.status in (200, 400, 403, 404, 409, 413, 422), r.body[:200]
         if r.status != 200:
             error_of(r, r.status)
+        elif grants is not None:  # nothing granted comes back to who lacks the grant
+            text = r.body.decode()
+            assert not any(w in text for w in HIDDEN_WORDS if w.encode() not in body), text[:300]
 
     check()

@@ -320,11 +320,15 @@ def test_one_file_is_one_map_group_in_kernel_and_server(tmp_path, rng, n_planes)
     server = Api(Catalogue(), Engine(), PathPolicy(enabled=True))
     names = {1: ["cube_f220"], 3: ["I", "Q", "U", "P", "P/I", "ψ"], 4: [f"plane {k}" for k in range(4)]}[n_planes]
     assert [e["name"] for e in viewer.layers] == names
-    for entry in (e for e in viewer.layers if e["source"]):  # P, P/I, ψ come by the comm
-        # What the front end sends (js/src/transport.js, `sync`).
-        source = {"path": entry["source"]["path"], "name": entry["name"]}
-        if entry["source"]["index"] is not None:
-            source["index"] = entry["source"]["index"]
+    assert all(e["transport"] == "http" for e in viewer.layers)  # P, P/I, ψ too
+    for entry in viewer.layers:
+        # What the front end sends (js/src/transport.js, `registerSource`).
+        if "provider" in entry["source"]:
+            source = {"provider": entry["source"]["provider"], "layer_id": entry["id"], "name": entry["name"]}
+        else:
+            source = {"path": entry["source"]["path"], "name": entry["name"]}
+            if entry["source"]["index"] is not None:
+                source["index"] = entry["source"]["index"]
         r = server.handle("POST", "register", body=json.dumps({"sources": [source]}).encode())
         assert r.status == 200, r.body
         (d,) = json.loads(r.body)["layers"]

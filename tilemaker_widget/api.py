@@ -8,9 +8,7 @@ TileMaker v3 (see docs/protocol.md) so its viewer and scripts work unchanged.
 from __future__ import annotations
 
 import json
-import os
 import re
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,11 +69,15 @@ class PathPolicy:
         self.enabled = enabled
         self.roots = [os.path.realpath(os.path.expanduser(r)) for r in (roots or [])]
 
-    def check(self, path: str) -> str:
-        import os
-
+    def require_enabled(self) -> None:
         if not self.enabled:
             raise ApiError(403, "registering files is disabled on this server")
+
+    def check(self, path: str) -> str:
+        """The real path of a file the client names, if it may be opened."""
+        import os
+
+        self.require_enabled()
         real = os.path.realpath(os.path.expanduser(path))
         if self.roots and not any(real == r or real.startswith(r.rstrip("/") + "/") for r in self.roots):
             raise ApiError(403, f"{path} is outside the folders this server may open")
@@ -536,74 +538,12 @@ class Api:
     def boxes(self, grants: Grants, **_: Any) -> Response:
         return Response.json([b.to_json() for b in self.catalogue.boxes if allowed(b.grant, grants)])
 
-    # -- registration --------------------------------------------------------
+    # -- registration (registration.py) ---------------------------------------
     def register(self, body: bytes | None, grants: Grants, **_: Any) -> Response:
-        from .catalogue.inspect import NotAnImage, file_map_group, layers_from_fits
+        from .registration import register
 
-        results = []
-        for spec in register_sources(body):
-            if spec.name is not None and not spec.name.strip():
-                raise ApiError(400, "a source's 'name' must be a non-empty string")
-            real = self.policy.check(spec.path)
-            _require_regular_file(real, spec.path)
-            try:
-                layers = layers_from_fits(real, spec.hdu, shown_as=spec.path)
-            except FileNotFoundError:
-                raise ApiError(404, f"{spec.path}: no such file") from None
-            except (NotAnImage, OSError, ValueError) as exc:
-                raise ApiError(422, str(exc)) from None
-            if spec.index is not None:
-                layers = [x for x in layers if getattr(x.provider, "index", None) == spec.index]
-                if not layers:
-                    raise ApiError(422, f"{spec.path}: no plane with index {spec.index}")
-            granted = self._granted_layers(real)
-            if granted:
-                results.extend(self.describe(x) for x in self._served_planes(spec.path, layers, granted, grants))
-                continue
-            if spec.name is not None:
-                # The client's name for the layer (the widget sends its own): one plane
-                # takes it as is, several are told apart by what each plane holds.
-                for layer in layers:
-                    layer.name = spec.name if len(layers) == 1 else f"{spec.name} {layer.name}"
-            for layer in self.catalogue.add_map_group(file_map_group(layers)):
-                if not self.catalogue.layer_allowed(layer, grants):
-                    raise ApiError(403, f"{spec.path} is served as a layer that needs a grant you do not hold")
-                results.append(self.describe(layer))
-        return Response.json({"layers": results})
-
-    def _granted_layers(self, real: str) -> list[Layer]:
-        """The catalogue's layers that read the file at ``real`` behind some grant."""
-        out = []
-        for layer in self.catalogue.layers(None):
-            filename = getattr(layer.provider, "filename", None)
-            if filename is None or self.catalogue.layer_allowed(layer, frozenset()):
-                continue
-            if os.path.realpath(filename) == real:
-                out.append(layer)
-        return out
-
-    def _served_planes(self, shown: str, planes: list[Layer], granted: list[Layer], grants: Grants) -> list[Layer]:
-        """Registering a file the catalogue serves under a grant: its configured layers only.
-
-        A new, ungranted layer id for the same pixels would hand them to everyone, so
-        the file stays behind its grant whoever names it by path.
-        """
-        if any(not self.catalogue.layer_allowed(x, grants) for x in granted):
-            raise ApiError(403, f"{shown} is served as a layer that needs a grant you do not hold")
-        opened = {}
-        for x in granted:
-            try:
-                opened[(self.engine.opened_hdu(x), x.provider.index)] = x
-            except Exception:  # noqa: BLE001 - an unreadable configured layer matches nothing
-                continue
-        out = []
-        for plane in planes:
-            match = opened.get((plane.provider.hdu, plane.provider.index))
-            if match is None:
-                raise ApiError(403, f"{shown} is served under a grant: only its configured layers can be opened")
-            out.append(match)
-        return out
-
+        layers = register(self, register_sources(body), grants)
+        return Response.json({"layers": [self.describe(x) for x in layers]})
 
     # -- standard tile metadata (ogc.py) ---------------------------------------
     def _described(self, grants: Grants) -> list[dict[str, Any]]:
@@ -687,19 +627,3 @@ def _message(exc: BaseException, lid: str | None) -> str:
     if lid and isinstance(exc, LayerUnavailable):
         return f"layer {lid!r}: {exc}"
     return str(exc)
-
-
-def _require_regular_file(real: str, shown: str) -> None:
-    """Refuse FIFOs, devices and folders before anything opens them.
-
-    Opening a FIFO blocks until a writer comes; reading ``/dev/zero`` never ends. Both
-    would hold a worker thread for good.
-    """
-    try:
-        st = os.stat(real)
-    except FileNotFoundError:
-        raise ApiError(404, f"{shown}: no such file") from None
-    except OSError as exc:
-        raise ApiError(403, f"{shown}: cannot be read ({exc.strerror})") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise ApiError(422, f"{shown}: not a regular file")

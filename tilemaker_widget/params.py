@@ -198,6 +198,23 @@ class SourceSpec:
     name: str | None = None
 
 
+DERIVED_KINDS = ("polarization", "fits_combination", "expression")
+MAX_INPUTS = 64
+"""Most input planes (``fits_combination``) or input layers (``expression``) of one derived layer."""
+MAX_ID = 256
+
+
+@dataclass(frozen=True)
+class DerivedSpec:
+    """A derived layer a client asks to register: its configuration's provider (checked
+    here for shape and size only; `parse_provider` reads it, `fits_leaf` its files)."""
+
+    provider: dict
+    name: str | None = None
+    layer_id: str | None = None
+    where: str = "source"
+
+
 def _optional_int(spec: Mapping[str, object], key: str) -> int | None:
     value = spec.get(key)
     if value is None:
@@ -210,9 +227,67 @@ def _optional_int(spec: Mapping[str, object], key: str) -> int | None:
     return value
 
 
-def register_sources(body: bytes | None) -> list[SourceSpec]:
-    """The ``sources`` of a register request, each checked."""
-    usage = 'register needs a JSON body {"sources": [{"path": ...}, ...]}'
+def _path_text(value: object, what: str) -> str:
+    """A file's path as a client sends it: text, no NUL, at most `MAX_PATH` characters."""
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{what} must be a non-empty string")
+    if "\x00" in value:
+        raise BadRequest(f"{what} may not contain a NUL character")
+    if len(value) > MAX_PATH:
+        raise BadRequest(f"{what} may be at most {MAX_PATH} characters long")
+    return value
+
+
+def _short_text(value: object, what: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or "\x00" in value or len(value) > MAX_ID:
+        raise BadRequest(f"{what} must be a non-empty string of at most {MAX_ID} characters")
+    return value
+
+
+def fits_leaf(obj: object, where: str) -> tuple[str, int | None, int | None]:
+    """An input plane of a derived layer: ``{"provider_type": "fits", "filename", "hdu", "index"}``."""
+    if not isinstance(obj, dict):
+        raise BadRequest(f"{where} must be a fits provider (an object)")
+    kind = obj.get("provider_type", "fits")
+    if kind != "fits":
+        raise BadRequest(f"{where}: a derived layer's inputs are fits providers, not {shown(json.dumps(kind))}")
+    return _path_text(obj.get("filename"), f"{where} 'filename'"), _optional_int(obj, "hdu"), _optional_int(obj, "index")
+
+
+def _derived(spec: dict, where: str) -> DerivedSpec:
+    provider = spec["provider"]
+    if "path" in spec:
+        raise BadRequest(f"{where} has both 'path' and 'provider': a source is a file or a derived layer")
+    if not isinstance(provider, dict):
+        raise BadRequest(f"{where} 'provider' must be an object")
+    kind = provider.get("provider_type")
+    if kind not in DERIVED_KINDS:
+        raise BadRequest(
+            f"{where} provider_type {shown(json.dumps(kind))} is not a derived layer's "
+            f"({', '.join(DERIVED_KINDS)}); register a file's planes with 'path'"
+        )
+    for key in ("providers", "inputs"):  # sizes only: parse_provider says what is wrong inside
+        if isinstance(provider.get(key), (list, dict)) and len(provider[key]) > MAX_INPUTS:
+            raise BadRequest(f"{where} {key!r} has {len(provider[key])} entries; at most {MAX_INPUTS}")
+    inputs = provider.get("inputs")
+    if isinstance(inputs, dict):
+        for v in inputs.values():
+            if isinstance(v, str):
+                _short_text(v, f"{where} expression input ids")
+    return DerivedSpec(
+        provider,
+        _short_text(spec.get("name"), f"{where} 'name'"),
+        _short_text(spec.get("layer_id"), f"{where} 'layer_id'"),
+        where,
+    )
+
+
+def register_sources(body: bytes | None) -> list[SourceSpec | DerivedSpec]:
+    """The ``sources`` of a register request, each checked: files (``path``) or derived
+    layers (``provider``)."""
+    usage = 'register needs a JSON body {"sources": [{"path": ...} or {"provider": ...}, ...]}'
     if body is not None and len(body) > MAX_BODY:
         raise BadRequest(f"the register body is larger than {MAX_BODY // 1024} KiB", 413)
     try:
@@ -226,15 +301,14 @@ def register_sources(body: bytes | None) -> list[SourceSpec]:
         raise BadRequest(usage)
     if len(sources) > MAX_SOURCES:
         raise BadRequest(f"register at most {MAX_SOURCES} sources per request, not {len(sources)}")
-    out = []
-    for spec in sources:
+    out: list[SourceSpec | DerivedSpec] = []
+    for k, spec in enumerate(sources):
+        if isinstance(spec, dict) and "provider" in spec:
+            out.append(_derived(spec, f"sources[{k}]"))
+            continue
         if not isinstance(spec, dict) or not isinstance(spec.get("path"), str) or not spec["path"]:
-            raise BadRequest("each source needs a 'path' string")
-        path = spec["path"]
-        if "\x00" in path:
-            raise BadRequest("a path may not contain a NUL character")
-        if len(path) > MAX_PATH:
-            raise BadRequest(f"a path may be at most {MAX_PATH} characters long")
+            raise BadRequest("each source needs a 'path' string (a file) or a 'provider' object (a derived layer)")
+        path = _path_text(spec["path"], "a path")
         name = spec.get("name")
         if name is not None and not isinstance(name, str):
             raise BadRequest("a source's 'name' must be a string")

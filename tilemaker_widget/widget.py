@@ -22,8 +22,9 @@ from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, observe
 
 from .aida import AidaMethods
 from .api import Api, PathPolicy
+from .catalogue.identity import register_source
 from .catalogue.inputs import HealpixOptions, build_catalogue
-from .catalogue.model import Catalogue, FitsProvider, Layer, Place
+from .catalogue.model import Catalogue, Layer, Place
 from .describe import describe_layer
 from .engine import Engine, LayerUnavailable
 from .engine.geometry import MIN_ZOOM, OVERZOOM
@@ -234,15 +235,11 @@ class TileViewer(AidaMethods, anywidget.AnyWidget):
 
     # -- layer bookkeeping ----------------------------------------------------
     def _entry(self, place: Place) -> dict[str, Any]:
-        """The API's description of the layer, plus how this viewer reaches it."""
-        p = place.layer.provider
+        """The API's description of the layer, plus how this viewer reaches it: over HTTP
+        when the server can open it under the same id (catalogue/identity.py)."""
         entry = describe_layer(place, self._api.engine)
-        entry["transport"] = "http" if isinstance(p, FitsProvider) else "comm"
-        entry["source"] = (
-            {"path": os.fspath(p.filename), "hdu": p.hdu, "index": p.index}
-            if isinstance(p, FitsProvider)
-            else None
-        )
+        entry["source"] = register_source(place.layer)
+        entry["transport"] = "http" if entry["source"] is not None else "comm"
         return entry
 
     def _layer_entry(self, layer_id: str) -> dict[str, Any]:

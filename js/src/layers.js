@@ -29,7 +29,7 @@ const FIRST_TILES_WAIT_MS = 3000;
  * @property {number | string | null} [vmax]
  * @property {string | null} [cmap]
  * @property {"http" | "comm"} [transport]
- * @property {{path: string, hdu?: number, index?: number} | null} [source]
+ * @property {{path: string, hdu?: number, index?: number} | {provider: Record<string, any>} | null} [source]  what `register` is sent (a FITS plane, or a derived layer's provider)
  * @property {number} [tile_size]  grid facts as in `layers/{id}` (widget entries carry them)
  * @property {number} [native_level]
  * @property {number} [bounding_left]

@@ -268,6 +268,26 @@ export class CommSource {
   }
 }
 
+/**
+ * A layer's entry in `register`'s body: `{path, hdu, index, name}` for a FITS plane,
+ * `{provider, layer_id, name}` for a derived layer (the server checks the id it computes).
+ * @param {any} l  an entry of the `layers` trait
+ */
+export function registerSource(l) {
+  /** @type {Record<string, any>} */
+  const s = {};
+  if (l.source.provider) {
+    s.provider = l.source.provider;
+    s.layer_id = l.id;
+  } else {
+    s.path = l.source.path;
+    if (l.source.hdu !== undefined && l.source.hdu !== null) s.hdu = l.source.hdu;
+    if (l.source.index !== undefined && l.source.index !== null) s.index = l.source.index;
+  }
+  if (l.name) s.name = l.name;
+  return s;
+}
+
 const LAYER_PATH = /^(?:layers|histograms\/data)\/([^/?]+)/;
 
 /** @param {string} path */
@@ -295,6 +315,8 @@ export class RoutedSource {
     this.httpLayers = new Set();
     /** @type {Set<string>} sources already offered to `register` */
     this.offered = new Set();
+    /** @type {Promise<void>} the `sync` running (they run one after another) */
+    this.syncing = Promise.resolve();
   }
 
   /** @param {string} layerId */
@@ -325,11 +347,22 @@ export class RoutedSource {
   }
 
   /**
-   * Offer every file-backed layer marked for HTTP to the server's `register`; the ids it
-   * returns are served over HTTP from then on.
+   * Offer every layer marked for HTTP to the server's `register`: FITS planes by path,
+   * derived layers (P, P/I, ψ, combinations, band math) by their provider, in the
+   * `layers` trait's order, so an expression's inputs are registered before it. The ids
+   * the server returns are served over HTTP from then on. Calls run one after another:
+   * a layer added while an earlier batch is in flight may name its layers.
    * @param {any[]} layers  the `layers` trait
+   * @returns {Promise<void>}
    */
-  async sync(layers) {
+  sync(layers) {
+    const run = this.syncing.then(() => this.offer(layers));
+    this.syncing = run.catch(() => {});
+    return run;
+  }
+
+  /** @param {any[]} layers */
+  async offer(layers) {
     const http = this.http;
     if (!http) return;
     const todo = (layers ?? []).filter(
@@ -337,16 +370,9 @@ export class RoutedSource {
     );
     if (!todo.length) return;
     for (const l of todo) this.offered.add(l.id);
-    const sources = todo.map((l) => {
-      /** @type {Record<string, any>} */
-      const s = { path: l.source.path };
-      if (l.source.hdu !== undefined && l.source.hdu !== null) s.hdu = l.source.hdu;
-      if (l.source.index !== undefined && l.source.index !== null) s.index = l.source.index;
-      if (l.name) s.name = l.name;
-      return s;
-    });
-    // One unreadable file fails a whole batch; then each source is tried alone so the
-    // others still go over HTTP.
+    const sources = todo.map(registerSource);
+    // One unreadable file fails a whole batch; then each source is tried alone, in order
+    // (an expression needs its inputs first), so the others still go over HTTP.
     const register = async (/** @type {any[]} */ batch) => {
       const answer = await getJson(http, "register", undefined, undefined, { method: "POST", body: { sources: batch } });
       for (const d of answer?.layers ?? []) {
@@ -358,7 +384,7 @@ export class RoutedSource {
       await register(sources);
     } catch (e) {
       if (sources.length > 1 && !(e instanceof ApiError && e.status === 403)) {
-        await Promise.all(sources.map((s) => register([s]).catch(() => {})));
+        for (const s of sources) await register([s]).catch(() => {});
       } else {
         console.warn("tilemaker-widget: register failed, the kernel serves these layers", e);
       }

@@ -38,7 +38,7 @@ function fakeFetch(routes) {
   const f = async (/** @type {string} */ url, /** @type {any} */ init) => {
     calls.push({ url, init });
     const path = url.split("?")[0];
-    const r = typeof routes === "function" ? routes(url, init) : routes[path];
+    const r = await (typeof routes === "function" ? routes(url, init) : routes[path]);
     if (r instanceof Error) throw r;
     if (!r) return new Response(JSON.stringify({ error: "not found" }), { status: 404 });
     const [status, body] = r;
@@ -268,4 +268,62 @@ test("register: a failing batch is retried source by source; a refusal (403) is 
   await src2.sync(LAYERS);
   assert.equal(refusals, 1);
   assert.equal(src2.httpLayers.size, 0);
+});
+
+test("register: derived layers go by provider and id, after their inputs, one sync after another", async () => {
+  const P = { provider_type: "polarization", quantity: "P", Q: { provider_type: "fits", filename: "/data/a.fits", hdu: 0, index: 1 }, U: { provider_type: "fits", filename: "/data/a.fits", hdu: 0, index: 2 } };
+  const planes = [
+    { id: "fq", name: "Q", transport: "http", source: { path: "/data/a.fits", hdu: 0, index: 1 } },
+    { id: "pp", name: "P", transport: "http", source: { provider: P } },
+  ];
+  const expr = { id: "xe", name: "Q − P", transport: "http", source: { provider: { provider_type: "expression", expression: "a - b", inputs: { a: "fq", b: "pp" } } } };
+  /** @type {any[][]} */
+  const bodies = [];
+  /** @type {(() => void)[]} */
+  const held = [];
+  const { f } = fakeFetch((/** @type {string} */ url, /** @type {any} */ init) => {
+    if (!url.endsWith("/register")) return undefined;
+    const sources = JSON.parse(init.body).sources;
+    bodies.push(sources);
+    const answer = [200, { layers: sources.map((/** @type {any} */ s) => ({ layer_id: s.layer_id ?? "fq" })) }];
+    // The first batch answers only when the test lets it: the second must wait for it.
+    return bodies.length === 1 ? new Promise((resolve) => held.push(() => resolve(answer))) : answer;
+  });
+  const src = new RoutedSource(new HttpSource("/r/", { fetch: f, document: /** @type {any} */ (fakeDocument("", null)) }), null);
+  const first = src.sync(planes);
+  const second = src.sync([...planes, expr]);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(bodies.length, 1, "the expression waits for its inputs' registration");
+  held[0]();
+  await Promise.all([first, second]);
+  assert.deepEqual(bodies, [
+    [{ path: "/data/a.fits", hdu: 0, index: 1, name: "Q" }, { provider: P, layer_id: "pp", name: "P" }],
+    [{ provider: expr.source.provider, layer_id: "xe", name: "Q − P" }],
+  ]);
+  assert.deepEqual([...src.httpLayers].sort(), ["fq", "pp", "xe"]);
+});
+
+test("register: a failed batch is retried one source at a time, in order", async () => {
+  /** @type {string[]} */
+  const order = [];
+  let inFlight = 0;
+  const { f } = fakeFetch(async (/** @type {string} */ url, /** @type {any} */ init) => {
+    if (!url.endsWith("/register")) return undefined;
+    const sources = JSON.parse(init.body).sources;
+    if (sources.length > 1) return [404, { error: "sources[2]: expression input 'a': unknown layer 'zz'" }];
+    inFlight++;
+    assert.equal(inFlight, 1, "retries run one after another");
+    await new Promise((r) => setTimeout(r, 5));
+    inFlight--;
+    order.push(sources[0].layer_id ?? sources[0].path);
+    return [200, { layers: [{ layer_id: sources[0].layer_id ?? "fa" }] }];
+  });
+  const layers = [
+    LAYERS[0],
+    { id: "pp", name: "P", transport: "http", source: { provider: { provider_type: "polarization" } } },
+    { id: "xe", name: "x", transport: "http", source: { provider: { provider_type: "expression" } } },
+  ];
+  const src = new RoutedSource(new HttpSource("/r/", { fetch: f, document: /** @type {any} */ (fakeDocument("", null)) }), null);
+  await src.sync(layers);
+  assert.deepEqual(order, ["/data/a.fits", "pp", "xe"]);
 });

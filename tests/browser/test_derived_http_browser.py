@@ -1,0 +1,125 @@
+"""Derived layers of a FITS I/Q/U map over HTTP, in a real JupyterLab page (headless chromium).
+
+The widget opens an I/Q/U file; the user picks its P layer in the layer menu. The P
+layer's tiles must come from the server extension (requests to
+``tilemaker/layers/<P id>/`` seen by the page) and none through the kernel (the kernel
+logs every request its comm answers), the picture must be drawn (P ≈ 40 µK of the
+layer's 0–50 µK `inferno` range is orange), and a vmin change repaints with no request.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import numpy as np
+import pytest
+from harness import lut, open_notebook, read_state, run_code, write_notebook
+
+from tilemaker_widget.catalogue.derived import fits_pol_key, polarization_layer_id
+
+pytestmark = pytest.mark.browser
+
+# Opaque tile pixels coloured from one LUT index range (with a little tolerance).
+COLOURED = """([colours, tol]) => {
+  let hit = 0, opaque = 0, tiles = 0;
+  for (const c of document.querySelectorAll('.tmw-host canvas.leaflet-tile')) {
+    if (c.width <= 1) continue;
+    tiles += 1;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i + 3] === 0) continue;
+      opaque += 1;
+      for (const [r, g, b] of colours) {
+        if (Math.abs(d[i] - r) <= tol && Math.abs(d[i + 1] - g) <= tol && Math.abs(d[i + 2] - b) <= tol) { hit += 1; break; }
+      }
+    }
+  }
+  return {hit, opaque, tiles};
+}"""
+
+
+@pytest.fixture(scope="module")
+def iqu_map(tmp_path_factory):
+    """A 1′ I/Q/U map around RA 0 whose polarized intensity is ≈ 40 µK everywhere."""
+    from astropy.io import fits
+
+    from tilemaker_widget.sample import car_header
+
+    folder = tmp_path_factory.mktemp("derived_http")
+    header, (ny, nx) = car_header(1.0, ra_range=(15.0, -15.0), dec_range=(-8.0, 8.0), n_components=3)
+    rng = np.random.default_rng(5)
+    iqu = np.empty((3, ny, nx), np.float32)
+    iqu[0] = 100.0 + rng.normal(0.0, 1.0, (ny, nx))
+    p = 40.0 + rng.normal(0.0, 1.0, (ny, nx))
+    # ψ = 30° everywhere: block means of Q and U (the zoomed-out levels) keep P ≈ 40.
+    iqu[1], iqu[2] = p * np.cos(np.radians(60.0)), p * np.sin(np.radians(60.0))
+    header["POLCCONV"] = "IAU"
+    path = folder / "pol_f150_map.fits"
+    fits.PrimaryHDU(iqu, header).writeto(path)
+    return path
+
+
+def _coloured(page, lo: int, hi: int):
+    colours = [list(c) for c in lut("inferno")[lo : hi + 1]]
+    return page.evaluate(COLOURED, [colours, 2])
+
+
+def test_p_layer_tiles_come_over_http(lab, page, iqu_map):
+    pid = polarization_layer_id(fits_pol_key(iqu_map, 0), "P")
+    kernel_log = lab.root / f"kernel_{uuid.uuid4().hex[:8]}.paths"
+    code = f"""
+v = TileViewer({str(iqu_map)!r}, zoom=3, center=[0, 0], height=420, graticule=False, quality="exact")
+assert [e["transport"] for e in v.layers if e["id"] == {pid!r}] == ["http"]
+_answer = v._api.handle
+def _logged(method, path, *args, **kw):  # every request the comm brings to the kernel
+    with open({str(kernel_log)!r}, "a") as f:
+        f.write(path + "\\n")
+    return _answer(method, path, *args, **kw)
+v._api.handle = _logged
+"""
+    name, state = write_notebook(lab, code)
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url) if "/tilemaker/" in r.url else None)
+    open_notebook(page, lab, name)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.tmw-host canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1",
+        timeout=90_000,
+    )
+    s = read_state(state, lambda s: s["_transport"] == "http" and s["_render_count"] >= 1, timeout=90)
+    p_urls = lambda: [u for u in seen if f"/tilemaker/layers/{pid}/" in u]  # noqa: E731
+    assert not p_urls()
+
+    # The user picks P in the layer menu: its defaults (inferno, 0–50 µK) apply.
+    page.select_option(".tmw-host .tmw-layer-select", value=pid)
+    s = read_state(state, lambda st: st["layer"] == pid and st["_render_count"] > s["_render_count"], timeout=60)
+    assert (s["cmap"], s["vmin"], s["vmax"]) == ("inferno", 0.0, 50.0)
+    # P ≈ 40 ± 3 µK: LUT entries 194–215 (t = 0.76–0.84), orange.
+    deadline = time.monotonic() + 60
+    while (drawn := _coloured(page, 190, 220))["hit"] < 5000 and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    assert drawn["hit"] > 5000 and drawn["hit"] > 0.9 * drawn["opaque"], drawn
+    tiles = [u for u in p_urls() if "/tile." in u]
+    assert tiles and all(u.startswith(f"{lab.url}tilemaker/layers/{pid}/") and "/tile.f16" in u for u in tiles), tiles
+    kernel_paths = kernel_log.read_text().split() if kernel_log.exists() else []
+    assert not [p for p in kernel_paths if pid in p], kernel_paths
+
+    # A vmin change: recoloured from the values held, no request over HTTP or the comm.
+    page.wait_for_timeout(1000)  # the viewport's last tiles
+    n_http, n_kernel = len(seen), len(kernel_log.read_text().split()) if kernel_log.exists() else 0
+    before = _coloured(page, 190, 220)
+    count = read_state(state)["_render_count"]
+    run_code(page, "v.vmin = 30.0")
+    read_state(state, lambda st: st["vmin"] == 30.0 and st["_render_count"] > count, timeout=30)
+    page.wait_for_timeout(800)
+    # 40 µK of 30–50 is t = 0.5: LUT entries 100–156, no longer the orange of before.
+    after, middle = _coloured(page, 190, 220), _coloured(page, 100, 156)
+    assert after["hit"] < before["hit"] / 20 and middle["hit"] > 0.9 * middle["opaque"], (before, after, middle)
+    assert len(seen) == n_http, seen[n_http:]
+    assert (len(kernel_log.read_text().split()) if kernel_log.exists() else 0) == n_kernel
+    # The kernel's log is live: a request sent through the comm is in it.
+    page.evaluate("() => document.querySelector('.tmw-host').tilemaker.viewer.source.comm.request('GET', 'status')")
+    deadline = time.monotonic() + 30
+    while "status" not in (kernel_log.read_text().split() if kernel_log.exists() else []) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "status" in kernel_log.read_text().split()
