@@ -130,6 +130,12 @@ def test_extreme_coordinates_are_answered(api, value):
             error_of(r, 400)
 
 
+def test_stack_with_an_absurd_pixel_is_refused(api):
+    """Found by the generated requests: a 1.8e308′ pixel became inf in the JSON (a 500)."""
+    query = {"sources": "inline", "size": "1.0", "pixel": "1.7976931348623157e308"}
+    assert "pixel" in error_of(call(api, "GET", "layers/act-I/stack.json", query), 400)
+
+
 def register(api, sources, grants=None, raw=None):
     body = raw if raw is not None else json.dumps({"sources": sources}).encode()
     return call(api, "POST", "register", body=body, grants=grants)

@@ -68,8 +68,8 @@ def side_for(size: float, pixel: float) -> int:
     """An odd number of pixels spanning at least ``size`` degrees, the source in the middle."""
     if not (math.isfinite(size) and size > 0):
         raise ToolError(f"the stack's size must be a positive angle, not {size!r}")
-    if not (math.isfinite(pixel) and pixel > 0):
-        raise ToolError(f"the stack's pixel must be a positive angle, not {pixel!r}")
+    if not (math.isfinite(pixel) and 0 < pixel <= 180.0):  # larger ones overflow to inf in arcmin
+        raise ToolError(f"the stack's pixel must be a positive angle of at most 180°, not {pixel!r}°")
     ratio = size / pixel  # may overflow to inf for a tiny pixel: checked before ceil()
     side = 2 * math.ceil(ratio / 2.0 - 0.5 - 1e-9) + 1 if ratio <= MAX_SIDE else MAX_SIDE + 1
     side = max(side, 1)
