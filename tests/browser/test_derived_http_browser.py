@@ -9,35 +9,24 @@ layer's 0–50 µK `inferno` range is orange), and a vmin change repaints with n
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import numpy as np
 import pytest
-from harness import lut, open_notebook, read_state, run_code, write_notebook
+from harness import (
+    lut,
+    open_notebook,
+    read_state,
+    run_code,
+    scan_canvases,
+    wait_tiles,
+    wait_until,
+    write_notebook,
+)
 
 from tilemaker_widget.catalogue.derived import fits_pol_key, polarization_layer_id
 
 pytestmark = pytest.mark.browser
-
-# Opaque tile pixels coloured from one LUT index range (with a little tolerance).
-COLOURED = """([colours, tol]) => {
-  let hit = 0, opaque = 0, tiles = 0;
-  for (const c of document.querySelectorAll('.tmw-host canvas.leaflet-tile')) {
-    if (c.width <= 1) continue;
-    tiles += 1;
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    for (let i = 0; i < d.length; i += 4) {
-      if (d[i + 3] === 0) continue;
-      opaque += 1;
-      for (const [r, g, b] of colours) {
-        if (Math.abs(d[i] - r) <= tol && Math.abs(d[i + 1] - g) <= tol && Math.abs(d[i + 2] - b) <= tol) { hit += 1; break; }
-      }
-    }
-  }
-  return {hit, opaque, tiles};
-}"""
-
 
 @pytest.fixture(scope="module")
 def iqu_map(tmp_path_factory):
@@ -60,9 +49,16 @@ def iqu_map(tmp_path_factory):
     return path
 
 
-def _coloured(page, lo: int, hi: int):
-    colours = [list(c) for c in lut("inferno")[lo : hi + 1]]
-    return page.evaluate(COLOURED, [colours, 2])
+def _coloured(page, lo: int, hi: int) -> dict:
+    """Tile pixels coloured from `inferno` entries ``lo``–``hi`` (within 2 per channel)."""
+    colours = ",".join(f"[{r},{g},{b}]" for r, g, b in lut("inferno")[lo : hi + 1])
+    near = f"[{colours}].some(([R, G, B]) => Math.abs(r - R) <= 2 && Math.abs(g - G) <= 2 && Math.abs(b - B) <= 2)"
+    res = scan_canvases(page, [near], min_width=2)
+    return {"hit": res["counts"][0], "opaque": res["opaque"], "tiles": res["tiles"]}
+
+
+def _kernel_paths(log) -> list[str]:
+    return log.read_text().split() if log.exists() else []
 
 
 def test_p_layer_tiles_come_over_http(lab, page, iqu_map):
@@ -82,10 +78,7 @@ v._api.handle = _logged
     seen: list[str] = []
     page.on("request", lambda r: seen.append(r.url) if "/tilemaker/" in r.url else None)
     open_notebook(page, lab, name)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.tmw-host canvas.leaflet-tile')].filter(c => c.width > 1).length >= 1",
-        timeout=90_000,
-    )
+    wait_tiles(page)
     s = read_state(state, lambda s: s["_transport"] == "http" and s["_render_count"] >= 1, timeout=90)
     p_urls = lambda: [u for u in seen if f"/tilemaker/layers/{pid}/" in u]  # noqa: E731
     assert not p_urls()
@@ -94,19 +87,16 @@ v._api.handle = _logged
     page.select_option(".tmw-host .tmw-layer-select", value=pid)
     s = read_state(state, lambda st: st["layer"] == pid and st["_render_count"] > s["_render_count"], timeout=60)
     assert (s["cmap"], s["vmin"], s["vmax"]) == ("inferno", 0.0, 50.0)
-    # P ≈ 40 ± 3 µK: LUT entries 194–215 (t = 0.76–0.84), orange.
-    deadline = time.monotonic() + 60
-    while (drawn := _coloured(page, 190, 220))["hit"] < 5000 and time.monotonic() < deadline:
-        page.wait_for_timeout(250)
-    assert drawn["hit"] > 5000 and drawn["hit"] > 0.9 * drawn["opaque"], drawn
+    # P ≈ 40 ± 3 µK: LUT entries 190–220 (t = 0.74–0.86), orange.
+    drawn = wait_until(lambda: _coloured(page, 190, 220), 60, "P drawn in orange", until=lambda r: r["hit"] > 5000, page=page)
+    assert drawn["hit"] > 0.9 * drawn["opaque"], drawn
     tiles = [u for u in p_urls() if "/tile." in u]
     assert tiles and all(u.startswith(f"{lab.url}tilemaker/layers/{pid}/") and "/tile.f16" in u for u in tiles), tiles
-    kernel_paths = kernel_log.read_text().split() if kernel_log.exists() else []
-    assert not [p for p in kernel_paths if pid in p], kernel_paths
+    assert not [p for p in _kernel_paths(kernel_log) if pid in p], _kernel_paths(kernel_log)
 
     # A vmin change: recoloured from the values held, no request over HTTP or the comm.
     page.wait_for_timeout(1000)  # the viewport's last tiles
-    n_http, n_kernel = len(seen), len(kernel_log.read_text().split()) if kernel_log.exists() else 0
+    n_http, n_kernel = len(seen), len(_kernel_paths(kernel_log))
     before = _coloured(page, 190, 220)
     count = read_state(state)["_render_count"]
     run_code(page, "v.vmin = 30.0")
@@ -116,10 +106,7 @@ v._api.handle = _logged
     after, middle = _coloured(page, 190, 220), _coloured(page, 100, 156)
     assert after["hit"] < before["hit"] / 20 and middle["hit"] > 0.9 * middle["opaque"], (before, after, middle)
     assert len(seen) == n_http, seen[n_http:]
-    assert (len(kernel_log.read_text().split()) if kernel_log.exists() else 0) == n_kernel
+    assert len(_kernel_paths(kernel_log)) == n_kernel
     # The kernel's log is live: a request sent through the comm is in it.
     page.evaluate("() => document.querySelector('.tmw-host').tilemaker.viewer.source.comm.request('GET', 'status')")
-    deadline = time.monotonic() + 30
-    while "status" not in (kernel_log.read_text().split() if kernel_log.exists() else []) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert "status" in kernel_log.read_text().split()
+    wait_until(lambda: _kernel_paths(kernel_log), 30, "the comm's request in the kernel's log", until=lambda p: "status" in p)
