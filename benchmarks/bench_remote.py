@@ -457,7 +457,7 @@ def act_widget_first_view(browser: Any, path: Path, preimport: bool) -> dict:
     sys.path.insert(0, str(HERE.parent / "tests" / "browser"))
     import harness  # the browser tests' JupyterLab machinery
 
-    harness.PORTS = range(8950, 9000)
+    harness.PORTS = range(8900, 8950)  # benchlib.free_port takes 8950–8990
     root = Path(tempfile.mkdtemp(prefix="bench-act-widget-"))
     lab = harness._start_lab(root, extension=True)
     try:
