@@ -171,6 +171,17 @@ class Lab:
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read())
 
+    def register(self, path: Path | str) -> list[dict[str, Any]]:
+        """The layers of a file registered with the server (the full page shows them)."""
+        req = urllib.request.Request(
+            self.url + "tilemaker/register",
+            data=json.dumps({"sources": [{"path": str(path)}]}).encode(),
+            headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())["layers"]
+
 
 def _start_lab(root: Path, extension: bool) -> Lab:
     port = free_port()

@@ -8,9 +8,6 @@ each shows in its toolbar and colour bar, in JupyterLab and on `tilemaker/view`.
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
 from harness import TOKEN, open_notebook, read_state, wait_tiles, write_notebook
 
@@ -58,14 +55,7 @@ def test_widget_and_page_show_a_layer_alike(lab, page, browser, uncoloured_map):
     s = read_state(state, lambda s: s["_render_count"] >= 1, timeout=90)
     widget = page.evaluate(UI, ".tmw-host")
 
-    req = urllib.request.Request(
-        lab.url + "tilemaker/register",
-        data=json.dumps({"sources": [{"path": str(uncoloured_map)}]}).encode(),
-        headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=30) as r:
-        assert json.loads(r.read())["layers"][0]["layer_id"] == s["layer"]
+    assert lab.register(uncoloured_map)[0]["layer_id"] == s["layer"]
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         full = context.new_page()

@@ -3,7 +3,6 @@ the `quality` setting, over HTTP and over the comm (headless chromium)."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -232,18 +231,9 @@ def test_exact_quality_fetches_exact_tiles_only(lab, page, smooth_map):
 
 
 def test_full_page_quality_from_the_address(lab, page, smooth_map):
-    import urllib.request
-
     from harness import TOKEN
 
-    req = urllib.request.Request(
-        lab.url + "tilemaker/register",
-        data=json.dumps({"sources": [{"path": str(smooth_map)}]}).encode(),
-        headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=30) as r:
-        layer = json.loads(r.read())["layers"][0]["layer_id"]
+    layer = lab.register(smooth_map)[0]["layer_id"]
     traffic = Traffic(page)
     page.goto(f"{lab.url}tilemaker/view?token={TOKEN}&layer={layer}&ra=30&dec=0&zoom=3&quality=fast")
     page.wait_for_function(
@@ -291,18 +281,9 @@ def test_low_level_preview_is_replaced_by_the_block_means(lab, page, smooth_map)
 def test_full_page_asks_for_nothing_before_its_first_tile(lab, page, smooth_map):
     """The page comes with its first answers (layers, sources, boxes, colormaps): its first
     API request is a tile, and with the range given the histogram waits for the tiles."""
-    import urllib.request
-
     from harness import TOKEN
 
-    req = urllib.request.Request(
-        lab.url + "tilemaker/register",
-        data=json.dumps({"sources": [{"path": str(smooth_map)}]}).encode(),
-        headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=30) as r:
-        layer = json.loads(r.read())["layers"][0]["layer_id"]
+    layer = lab.register(smooth_map)[0]["layer_id"]
     events: list[tuple[str, str]] = []
     api = lab.url + "tilemaker/"
 

@@ -4,7 +4,6 @@ widget. Truths come from the kernel's own methods and astropy."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import urllib.request
@@ -48,17 +47,6 @@ def iqu_map(tmp_path_factory):
     return path
 
 
-def register(lab, path) -> list[dict]:
-    req = urllib.request.Request(
-        lab.url + "tilemaker/register",
-        data=json.dumps({"sources": [{"path": str(path)}]}).encode(),
-        headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())["layers"]
-
-
 def open_page(page, lab, query: str) -> None:
     page.goto(f"{lab.url}tilemaker/view?token={TOKEN}&{query}")
     wait_tiles(page, 2, selector="canvas.leaflet-tile", timeout=60)
@@ -100,7 +88,7 @@ def record(page, event: str, host: str = PAGE) -> None:
 
 
 def test_address_restores_and_follows_the_view(lab, page, iqu_map):
-    layers = register(lab, iqu_map)
+    layers = lab.register(iqu_map)
     q = layers[1]["layer_id"]
     open_page(page, lab, f"layer={q}&cmap=magma&vmin=150&vmax=250&stretch=sqrt&gamma=2&contrast=1.5&ra=30&dec=0&zoom=3")
     got = page.evaluate(f"() => ['layer','cmap','vmin','vmax','stretch','gamma','contrast','brightness'].map(k => {PAGE}.model.get(k))")
@@ -117,7 +105,7 @@ def test_address_restores_and_follows_the_view(lab, page, iqu_map):
 
 
 def test_ruler_shows_distance_while_dragging(lab, page, iqu_map):
-    layers = register(lab, iqu_map)
+    layers = lab.register(iqu_map)
     open_page(page, lab, f"layer={layers[0]['layer_id']}&ra=30&dec=0&zoom=3")
     record(page, "measure")
     g = geometry(page)
@@ -150,7 +138,7 @@ def test_ruler_shows_distance_while_dragging(lab, page, iqu_map):
 def test_profile_drawn_with_the_mouse(lab, page, iqu_map):
     from tilemaker_widget import TileViewer
 
-    layers = register(lab, iqu_map)
+    layers = lab.register(iqu_map)
     open_page(page, lab, f"layer={layers[0]['layer_id']}&ra=30&dec=0&zoom=3")
     record(page, "profile")
     g = geometry(page)
@@ -175,7 +163,7 @@ def test_profile_drawn_with_the_mouse(lab, page, iqu_map):
 
 
 def test_values_across_layers_on_ctrl_click(lab, page, iqu_map):
-    layers = register(lab, iqu_map)
+    layers = lab.register(iqu_map)
     open_page(page, lab, f"layer={layers[0]['layer_id']}&ra=30&dec=0&zoom=3")
     record(page, "values")
     g = geometry(page)
@@ -197,7 +185,7 @@ def count_grey(page, *values: int) -> list[int]:
 
 
 def test_contrast_controls_recolour_without_requests(lab, page, iqu_map):
-    layers = register(lab, iqu_map)
+    layers = lab.register(iqu_map)
     seen: list[str] = []
     page.on("request", lambda r: seen.append(r.url) if "/tile." in r.url else None)
     open_page(page, lab, f"layer={layers[0]['layer_id']}&cmap=gray&vmin=0&vmax=400&ra=30&dec=0&zoom=3&quality=exact")
@@ -284,7 +272,7 @@ def wait_rgb(page, rgb, at_least=1000, timeout=30.0) -> int:
 
 
 def test_composite_range_change_needs_no_request(lab, page, iqu_map):
-    layers = register(lab, iqu_map)
+    layers = lab.register(iqu_map)
     i, q, u = (x["layer_id"] for x in layers[:3])
     seen: list[str] = []
     page.on("request", lambda r: seen.append(r.url) if "/tile." in r.url else None)

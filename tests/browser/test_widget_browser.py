@@ -183,17 +183,7 @@ def test_unreadable_map_shows_a_message(lab, page, tmp_path_factory):
 
 def test_full_page_viewer(lab, page, two_value_map):
     # The full page serves the maps of the server's catalogue: register the file first.
-    import json
-    import urllib.request
-
-    req = urllib.request.Request(
-        lab.url + "tilemaker/register",
-        data=json.dumps({"sources": [{"path": str(two_value_map)}]}).encode(),
-        headers={"Authorization": "token browser-test-token", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=30) as r:
-        layer_id = json.loads(r.read())["layers"][0]["layer_id"]
+    layer_id = lab.register(two_value_map)[0]["layer_id"]
     page.goto(f"{lab.url}tilemaker/view?token=browser-test-token&layer={layer_id}&ra=30&dec=0&zoom=3")
     wait_tiles(page, selector="canvas.leaflet-tile", timeout=60)
     assert "token=" not in page.url  # the page drops the token from the address bar
