@@ -616,3 +616,38 @@ def test_preload_json_cannot_end_its_script_element():
     text = script_json(hostile)
     assert "<" not in text and ">" not in text and "&" not in text
     assert json.loads(text) == hostile
+
+
+async def test_compressed_answers_and_cached_bundle(jp_fetch, tm_setup):
+    """What compresses goes gzipped to clients that accept it (the bundle, JSON, the page);
+    tiles go as they are; the page names its bundle by content hash, kept for good."""
+    import gzip
+    from pathlib import Path
+
+    import tilemaker_widget
+
+    def fetch(*parts, **kw):
+        return jp_fetch(*parts, raise_error=False, decompress_response=False, **kw)
+
+    page = await fetch("tilemaker", "view", headers={"Accept-Encoding": "gzip"})
+    assert page.code == 200 and page.headers["Content-Encoding"] == "gzip"
+    html = gzip.decompress(page.body)
+    js = re.search(rb'src="[^"]*/tilemaker/static/page\.js\?v=([0-9a-f]{16})"', html)
+    assert js, html[:400]
+    bundle = Path(tilemaker_widget.__file__).parent / "static" / "page.js"
+    r = await fetch("tilemaker", "static", "page.js", params={"v": js.group(1).decode()}, headers={"Accept-Encoding": "gzip"})
+    assert r.code == 200 and r.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in r.headers["Vary"]
+    assert gzip.decompress(r.body) == bundle.read_bytes()
+    assert len(r.body) < 0.5 * bundle.stat().st_size
+    assert int(r.headers["Cache-Control"].split("max-age=")[1]) >= 365 * 86400
+    # Without gzip in Accept-Encoding: the plain bytes.
+    r = await fetch("tilemaker", "static", "page.js", headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in r.headers and r.body == bundle.read_bytes()
+    # JSON: the same document once inflated.
+    plain = await fetch("tilemaker", "histograms", "data", "act-I", headers={"Accept-Encoding": "identity"})
+    packed = await fetch("tilemaker", "histograms", "data", "act-I", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["Content-Encoding"] == "gzip" and gzip.decompress(packed.body) == plain.body
+    # Tiles: already WebP or deflate inside, never gzipped again.
+    for ext in ("q8", "f16z", "f16"):
+        r = await fetch("tilemaker", "layers", "act-I", *NATIVE_TILE, f"tile.{ext}", headers={"Accept-Encoding": "gzip"})
+        assert r.code == 200 and "Content-Encoding" not in r.headers, ext

@@ -8,13 +8,13 @@ does not pay for the imports either.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from jupyter_server.utils import url_path_join
 
 from .._version import __version__
 from .handlers import (
+    BUNDLE,
     ApiHandler,
     BundleHandler,
     MissingHandler,
@@ -25,7 +25,7 @@ from .runtime import Runtime
 from .settings import TileMaker
 from .viewer_bundle import tilemaker_viewer_static
 
-STATIC = os.path.join(os.path.dirname(os.path.dirname(__file__)), "static")
+STATIC = BUNDLE
 """The front end's bundle (widget.js, page.js, widget.css), built by ``npm run build``."""
 
 TM_ASSETS = r"/((?:assets/[^/]+)|(?:[^/]+\.(?:png|ico|svg)))"

@@ -38,6 +38,24 @@ XSRF_FETCH = _template("xsrf_fetch.html")
 """A same-origin ``fetch`` wrapper adding ``X-XSRFToken`` (for TileMaker's unmodified viewer)."""
 
 
+class _Compressed:
+    """gzip for what compresses (JSON, HTML, JavaScript, CSS) when the client accepts it.
+
+    Tornado's own transform (``compress_response``), added to this extension's
+    handlers only: the server's other routes keep the server's settings. Tiles are not
+    touched (their ``application/octet-stream`` is already WebP or deflate); the viewer's
+    bundle, 250 kB, goes as ~75 kB, a third of a second less on a 5 Mbit/s link.
+    """
+
+    async def prepare(self) -> None:
+        transforms = self._transforms  # type: ignore[attr-defined]
+        if not any(isinstance(t, web.GZipContentEncoding) for t in transforms):
+            transforms.append(web.GZipContentEncoding(self.request))  # type: ignore[attr-defined]
+        result = super().prepare()  # type: ignore[misc]
+        if result is not None:
+            await result
+
+
 class _Granted:
     """The grants of the request's user, from the authorizer (`server/auth.py`)."""
 
@@ -49,7 +67,7 @@ class _Granted:
         return None if g is None else frozenset(g)
 
 
-class ApiHandler(_Granted, APIHandler):
+class ApiHandler(_Compressed, _Granted, APIHandler):
     """Every API route, authenticated by Jupyter, answered by `Api.handle` in a thread."""
 
     auth_resource = "tilemaker"
@@ -120,13 +138,24 @@ class ApiHandler(_Granted, APIHandler):
         await self._answer("POST", path)
 
 
+BUNDLE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "static")
+"""The front end's built bundle (js/ builds it; `BundleHandler` serves it)."""
+
+
+def bundle_version(name: str) -> str:
+    """A hash of a bundle file, for its URL's ``?v=``: with it `BundleHandler` (tornado's
+    static handler) lets browsers keep the file for good, so a page opened again loads
+    the viewer from the cache, without even a revalidation round trip."""
+    return (web.StaticFileHandler.get_version({"static_path": BUNDLE}, name) or "")[:16]
+
+
 def script_json(obj: Any) -> str:
     """JSON safe inside a ``<script>`` element (no ``</script>``, no ``<!--``)."""
     text = json.dumps(obj, allow_nan=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-class PageHandler(_Granted, JupyterHandler):
+class PageHandler(_Compressed, _Granted, JupyterHandler):
     """The full-page viewer at ``{base_url}tilemaker/`` (same bundle as the widget).
 
     The page carries the answers it would ask for before its first tile
@@ -159,10 +188,15 @@ class PageHandler(_Granted, JupyterHandler):
         static = url_path_join(self.base_url, "tilemaker", "static")
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Cache-Control", "no-store")  # it holds this user's catalogue
-        self.finish(PAGE.substitute(static=static, version=__version__, preload=script_json(preload)))
+        self.finish(
+            PAGE.substitute(
+                static=static, version=__version__, preload=script_json(preload),
+                js_v=bundle_version("page.js"), css_v=bundle_version("widget.css"),
+            )
+        )
 
 
-class BundleHandler(JupyterHandler, web.StaticFileHandler):
+class BundleHandler(_Compressed, JupyterHandler, web.StaticFileHandler):
     """Files of one front-end bundle folder, without authentication (they hold no data).
 
     Only regular files whose real path (links resolved) lies inside the folder are
@@ -188,7 +222,7 @@ class BundleHandler(JupyterHandler, web.StaticFileHandler):
         return web.StaticFileHandler.compute_etag(self)
 
 
-class TileMakerViewerHandler(JupyterHandler):
+class TileMakerViewerHandler(_Compressed, JupyterHandler):
     """TileMaker's own viewer (from an installed ``tilemaker``) at ``{base_url}tilemaker/tm/``.
 
     The viewer takes ``window.location.href`` minus its last character as the API base
