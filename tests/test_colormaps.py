@@ -104,3 +104,18 @@ def test_widget_trait(tmp_path):
     assert v.cmap == "planck"
     v.cmap = "planck_log_r"
     v.cmap = "tmw_planck"
+
+
+def test_default_colormaps_exist_and_cover_every_default_style():
+    """`render.DEFAULT_CMAPS` skips matplotlib when checking a layer's default colormap:
+    each must be a real colormap, and every default the package gives must be one."""
+    from tilemaker_widget.catalogue.derived import POL_QUANTITIES, polarization_style
+    from tilemaker_widget.catalogue.inspect import default_style
+    from tilemaker_widget.engine.render import DEFAULT_CMAPS, lut
+
+    for name in DEFAULT_CMAPS:
+        assert lut(name).shape == (256, 4)
+    given = {default_style(kind, comp, units)["cmap"]
+             for kind in ("sky", "mask", "ivar", "hits") for comp in (None, "I", "Q", "U") for units in ("uK", "K", None)}
+    given |= {polarization_style(q, "uK")["cmap"] for q in POL_QUANTITIES}
+    assert given <= DEFAULT_CMAPS, given - DEFAULT_CMAPS

@@ -38,6 +38,13 @@ def colormap_names() -> tuple[str, ...]:
     return tuple(sorted(colormaps.listed_names(list(matplotlib.colormaps)), key=str.lower))
 
 
+DEFAULT_CMAPS = frozenset({"gray", "viridis", "RdBu_r", "inferno", "magma", "twilight"})
+"""The colormaps this package gives layers by default (`catalogue.inspect.default_style`,
+the polarization layers' styles): matplotlib's own, as tests/test_colormaps.py checks,
+so `RenderOptions.problem` accepts them without importing matplotlib (0.14 s: a fresh
+kernel's first `TileViewer` would wait for it, though the browser colours the tiles)."""
+
+
 @lru_cache(maxsize=512)
 def lut(name: str) -> np.ndarray:
     """256 × 4 uint8 RGBA table for a colormap: matplotlib's (``_r`` included) or ours
@@ -129,10 +136,11 @@ class RenderOptions:
         adjustment = adjustment_problem(self.gamma, self.contrast, self.brightness)
         if adjustment:
             return adjustment
-        try:
-            lut(self.cmap)
-        except RenderError as exc:
-            return str(exc)
+        if self.cmap not in DEFAULT_CMAPS:
+            try:
+                lut(self.cmap)
+            except RenderError as exc:
+                return str(exc)
         return None
 
     def validate(self) -> RenderOptions:
