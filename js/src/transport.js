@@ -297,6 +297,13 @@ export function layerIdOf(path) {
 }
 
 /**
+ * Whether the kernel marked a layer for the server's `register` (a FITS plane or a
+ * derived layer of FITS files, with what to send).
+ * @param {any} l  a `layers` trait entry
+ */
+const registrable = (l) => !!(l && l.transport === "http" && l.source);
+
+/**
  * Sends each layer's requests over HTTP when the server registered it, over the comm
  * otherwise; layer-free requests (colormaps, status) prefer HTTP, which works while
  * the kernel is busy.
@@ -317,6 +324,16 @@ export class RoutedSource {
     this.offered = new Set();
     /** @type {Promise<void>} the `sync` running (they run one after another) */
     this.syncing = Promise.resolve();
+    /** whether a `register` was answered (the extension is there) */
+    this.reached = false;
+  }
+
+  /**
+   * Whether `sync` would offer any of these layers to `register`.
+   * @param {any[]} layers  the `layers` trait
+   */
+  static offers(layers) {
+    return (layers ?? []).some(registrable);
   }
 
   /** @param {string} layerId */
@@ -353,21 +370,23 @@ export class RoutedSource {
    * the server returns are served over HTTP from then on. Calls run one after another:
    * a layer added while an earlier batch is in flight may name its layers.
    * @param {any[]} layers  the `layers` trait
+   * @param {boolean} [retry]  try a failed batch's sources one by one (default)
    * @returns {Promise<void>}
    */
-  sync(layers) {
-    const run = this.syncing.then(() => this.offer(layers));
+  sync(layers, retry = true) {
+    const run = this.syncing.then(() => this.offer(layers, retry));
     this.syncing = run.catch(() => {});
     return run;
   }
 
-  /** @param {any[]} layers */
-  async offer(layers) {
+  /**
+   * @param {any[]} layers
+   * @param {boolean} retry  try a failed batch's sources one by one
+   */
+  async offer(layers, retry) {
     const http = this.http;
     if (!http) return;
-    const todo = (layers ?? []).filter(
-      (l) => l && l.transport === "http" && l.source && !this.offered.has(l.id),
-    );
+    const todo = (layers ?? []).filter((l) => registrable(l) && !this.offered.has(l.id));
     if (!todo.length) return;
     for (const l of todo) this.offered.add(l.id);
     const sources = todo.map(registerSource);
@@ -375,6 +394,7 @@ export class RoutedSource {
     // (an expression needs its inputs first), so the others still go over HTTP.
     const register = async (/** @type {any[]} */ batch) => {
       const answer = await getJson(http, "register", undefined, undefined, { method: "POST", body: { sources: batch } });
+      if (Array.isArray(answer?.layers)) this.reached = true;
       for (const d of answer?.layers ?? []) {
         const id = d.layer_id ?? d.id;
         if (typeof id === "string") this.httpLayers.add(id);
@@ -383,7 +403,7 @@ export class RoutedSource {
     try {
       await register(sources);
     } catch (e) {
-      if (sources.length > 1 && !(e instanceof ApiError && e.status === 403)) {
+      if (retry && sources.length > 1 && !(e instanceof ApiError && e.status === 403)) {
         for (const s of sources) await register([s]).catch(() => {});
       } else {
         console.warn("tilemaker-widget: register failed, the kernel serves these layers", e);
@@ -431,6 +451,11 @@ export async function chooseTransport(model, opts = {}) {
   const comm = new CommSource(model);
   let http = null;
   const config = jupyterPageConfig(doc);
+  const finish = (/** @type {RoutedSource} */ source) => {
+    model.set("_transport", source.httpLayers.size ? "http" : "comm");
+    model.save_changes();
+    return source;
+  };
   if (config && typeof config.baseUrl === "string") {
     const base = config.baseUrl.endsWith("/") ? config.baseUrl : `${config.baseUrl}/`;
     const candidate = new HttpSource(`${base}tilemaker/`, {
@@ -438,6 +463,22 @@ export async function chooseTransport(model, opts = {}) {
       document: doc,
       token: typeof config.token === "string" ? config.token : "",
     });
+    const layers = model.get("layers");
+    if (getCookie("_xsrf", doc) && RoutedSource.offers(layers)) {
+      // The page has its _xsrf cookie (JupyterLab and Notebook 7 set it; Voilà does not,
+      // and the probe below sets it): the register POST itself is the probe, one round
+      // trip fewer before the first tile (40 ms and more on a remote link). Answered
+      // with a layer list, the extension is there; anything else (no extension, a
+      // refusal, no answer in time) falls back to the probe.
+      const trial = new RoutedSource(candidate, comm);
+      const ms = opts.timeoutMs ?? PROBE_TIMEOUT_MS;
+      /** @type {ReturnType<typeof setTimeout> | undefined} */
+      let timer;
+      const late = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
+      await Promise.race([trial.sync(layers, false).catch(() => {}), late]);
+      clearTimeout(timer);
+      if (trial.reached) return finish(trial);
+    }
     try {
       const resp = await withTimeout((signal) => candidate.request("GET", "status", undefined, null, signal), opts.timeoutMs ?? PROBE_TIMEOUT_MS);
       if (resp.status === 200 && JSON.parse(responseText(resp)).name === "tilemaker-widget") http = candidate;
@@ -447,7 +488,5 @@ export async function chooseTransport(model, opts = {}) {
   }
   const source = new RoutedSource(http, comm);
   await source.sync(model.get("layers"));
-  model.set("_transport", source.httpLayers.size ? "http" : "comm");
-  model.save_changes();
-  return source;
+  return finish(source);
 }

@@ -203,6 +203,31 @@ test("chooseTransport: probe OK → register file layers; routing per layer; _tr
   src.dispose();
 });
 
+test("chooseTransport: with the _xsrf cookie the register is the probe; without it, status first", async () => {
+  const routes = {
+    "/user/x/tilemaker/status": [200, { name: "tilemaker-widget", version: "0", api: 1 }],
+    "/user/x/tilemaker/register": [200, { layers: [{ layer_id: "fa" }] }],
+  };
+  for (const [cookie, first] of [["_xsrf=t", "/user/x/tilemaker/register"], ["", "/user/x/tilemaker/status"]]) {
+    const { f, calls } = fakeFetch(routes);
+    const { m } = fakeModel({ layers: LAYERS });
+    const src = await chooseTransport(/** @type {any} */ (m), { document: /** @type {any} */ (fakeDocument(cookie, { baseUrl: "/user/x/" })), fetch: f });
+    assert.equal(calls[0].url, first, cookie);
+    assert.equal(calls.filter((c) => c.url.endsWith("/register")).length, 1);
+    assert.equal(m.get("_transport"), "http");
+    assert.equal(src.kindFor("fa"), "http");
+    src.dispose();
+  }
+  // A server without the extension: the register fails, the probe decides (comm).
+  const { f, calls } = fakeFetch({});
+  const { m } = fakeModel({ layers: LAYERS });
+  const src = await chooseTransport(/** @type {any} */ (m), { document: /** @type {any} */ (fakeDocument("_xsrf=t", { baseUrl: "/b/" })), fetch: f });
+  assert.deepEqual(calls.map((c) => c.url), ["/b/tilemaker/register", "/b/tilemaker/status"]);
+  assert.equal(m.get("_transport"), "comm");
+  assert.equal(src.http, null);
+  src.dispose();
+});
+
 test("chooseTransport: no page config (VS Code, Colab) → comm without any fetch", async () => {
   const { f, calls } = fakeFetch({});
   const { m, sent } = fakeModel({ layers: LAYERS });
