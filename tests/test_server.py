@@ -651,3 +651,23 @@ async def test_compressed_answers_and_cached_bundle(jp_fetch, tm_setup):
     for ext in ("q8", "f16z", "f16"):
         r = await fetch("tilemaker", "layers", "act-I", *NATIVE_TILE, f"tile.{ext}", headers={"Accept-Encoding": "gzip"})
         assert r.code == 200 and "Content-Encoding" not in r.headers, ext
+
+
+async def test_probe_and_register_answer_while_tile_work_fills_the_pool(jp_fetch, jp_serverapp, tm_setup):
+    """Every tile thread busy (a slow disk, a cold big map): the widget's probe (status)
+    and register still answer, so a widget is not sent to the kernel for good."""
+    import asyncio
+    import threading
+
+    rt = jp_serverapp.web_app.settings["tilemaker"]
+    release = threading.Event()
+    blockers = [rt.executor.submit(release.wait, 30) for _ in range(64)]  # more than its threads
+    try:
+        status = await asyncio.wait_for(jp_fetch("tilemaker", "status"), 10)
+        assert json.loads(status.body)["name"] == "tilemaker-widget"
+        body = json.dumps({"sources": [{"path": str(tm_setup.allowed / "reg_f150.fits")}]})
+        reg = await asyncio.wait_for(jp_fetch("tilemaker", "register", method="POST", body=body), 10)
+        assert json.loads(reg.body)["layers"][0]["layer_id"].startswith("f")
+        assert not any(b.done() for b in blockers)  # the tile pool was full all along
+    finally:
+        release.set()

@@ -38,6 +38,10 @@ XSRF_FETCH = _template("xsrf_fetch.html")
 """A same-origin ``fetch`` wrapper adding ``X-XSRFToken`` (for TileMaker's unmodified viewer)."""
 
 
+CONTROL_ROUTES = frozenset({"status", "register"})
+"""Routes answered on `Runtime.control`, never queued behind tiles (the widget's probe)."""
+
+
 class _Compressed:
     """gzip for what compresses (JSON, HTML, JavaScript, CSS) when the client accepts it.
 
@@ -91,8 +95,9 @@ class ApiHandler(_Compressed, _Granted, APIHandler):
         root = f"{self.request.protocol}://{self.request.host}{self._api_prefix()}"
         loop = asyncio.get_running_loop()
         try:
+            executor = rt.control if path.strip("/") in CONTROL_ROUTES else rt.executor
             response = await loop.run_in_executor(
-                rt.executor, lambda: rt.api.handle(method, path, query, body, grants, root)
+                executor, lambda: rt.api.handle(method, path, query, body, grants, root)
             )
         except Exception:
             self.log.exception("tilemaker: unexpected failure on /%s", path)
@@ -180,7 +185,7 @@ class PageHandler(_Compressed, _Granted, JupyterHandler):
         grants = self.grants()
         try:
             preload = await asyncio.get_running_loop().run_in_executor(
-                rt.executor, lambda: rt.api.page_preload(query, grants)
+                rt.control, lambda: rt.api.page_preload(query, grants)
             )
         except Exception:  # noqa: BLE001 - the page then asks for everything itself
             self.log.exception("tilemaker: cannot preload the page's answers")

@@ -23,6 +23,10 @@ class Runtime:
         self.log = settings.log
         n = settings.workers or max(4, 2 * (os.cpu_count() or 1))
         self.executor = ThreadPoolExecutor(n, thread_name_prefix="tilemaker")
+        # The widget's probe and register, and the full page, answered beside tile work:
+        # queued behind a busy server's tiles, a probe that times out would send a widget
+        # to the kernel for its whole life.
+        self.control = ThreadPoolExecutor(2, thread_name_prefix="tilemaker-control")
         self._api: Any = None
         self._api_lock = threading.Lock()
         self.ready = threading.Event()
