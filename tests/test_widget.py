@@ -377,3 +377,27 @@ def test_cutout_units_agree_with_the_server(tm_setup):
     served = fits.open(io.BytesIO(r.body))[0]
     assert hdu.header["BUNIT"] == served.header["BUNIT"] and hdu.header["BUNIT"]
     np.testing.assert_array_equal(hdu.data, served.data)
+
+
+def test_layers_are_in_the_state_the_comm_opens_with(monkeypatch, tmp_path):
+    """The front end registers the layers in its `initialize`, from the first state it gets."""
+    import ipywidgets
+
+    from tilemaker_widget import TileViewer
+
+    seen = []
+    real_open = ipywidgets.Widget.open
+
+    def open_(self):
+        seen.append((self, [e["id"] for e in getattr(self, "layers", [])]))
+        return real_open(self)
+
+    monkeypatch.setattr(ipywidgets.Widget, "open", open_)
+    import numpy as np
+    from conftest import DEC_FIRST, NX, NY, RA_FIRST, RES
+    from mapmaker import write_car
+
+    path = write_car(tmp_path / "m.fits", np.ones((NY, NX), np.float32), RES, RA_FIRST, DEC_FIRST)
+    v = TileViewer(path)
+    opened = [ids for w, ids in seen if w is v]
+    assert opened == [[e["id"] for e in v.layers]] and opened[0]

@@ -17,6 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
+
+# Every viewer reads its maps' headers and WCS with these: imported with the widget (the
+# notebook's import cell), not by the first viewer, whose picture would wait 0.3 s more.
+import astropy.io.fits  # noqa: F401
+import astropy.wcs  # noqa: F401
 import traitlets
 from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, observe, validate
 
@@ -210,8 +215,10 @@ class TileViewer(AidaMethods, anywidget.AnyWidget):
         engine, self._executor = _shared()
         self._api = Api(self.catalogue, engine, PathPolicy(enabled=False))
         entries = [self._entry(place) for place in self.catalogue.visible().places()]
-        super().__init__()
+        # Before the comm opens: the front end's first state has the layers, so it can
+        # register them at once (its register doubles as the probe, js/src/transport.js).
         self.set_trait("layers", entries)
+        super().__init__()
         with self.hold_trait_notifications():
             if entries:  # an empty viewer shows nothing until maps are added
                 try:
