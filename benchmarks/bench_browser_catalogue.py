@@ -24,7 +24,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "browser"))
@@ -139,23 +142,19 @@ def measure(page, label: str, zoom: float, center: list[float], results: dict) -
     results[(label, zoom, "paint")] = stats(page.evaluate(PAINT, 30))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--res", type=float, default=4.0, help="sample map resolution (arcmin)")
-    ap.add_argument("--n", type=int, default=100_000, help="catalogue size")
-    args = ap.parse_args()
-
+@contextmanager
+def sample_viewer(res: float, prefix: str, viewer_args: str) -> Iterator[tuple[Any, dict]]:
+    """A JupyterLab page showing ``TileViewer(<sample map>, viewer_args)``, drawn once:
+    a generated sample (tilemaker_widget.sample) at ``res`` arcmin, a fresh lab, chromium."""
     from playwright.sync_api import sync_playwright
 
     from tilemaker_widget.sample import write_sample
 
-    root = Path(tempfile.mkdtemp(prefix="bench-cat-"))
-    paths = write_sample(root / "sample", res_arcmin=args.res)
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    paths = write_sample(root / "sample", res_arcmin=res)
     lab = H._start_lab(root, extension=True)
-    views = [(0.0, [180.0, -15.0]), (3.0, [30.0, -15.0])]
-    results: dict = {}
     try:
-        name, state = H.write_notebook(lab, f"v = TileViewer({str(paths['map'])!r}, zoom=0, center=[180, -15], height=600)")
+        name, state = H.write_notebook(lab, f"v = TileViewer({str(paths['map'])!r}, {viewer_args})")
         with sync_playwright() as p:
             browser = p.chromium.launch(
                 executable_path=H.CHROMIUM,
@@ -165,24 +164,36 @@ def main() -> None:
             page.set_default_timeout(120_000)
             H.open_notebook(page, lab, name)
             H.read_state(state, lambda s: s["_render_count"] >= 1, timeout=120)
-            g = H.map_geometry(page)
-            print(f"map {args.res}′ sample, view {g['width']}×{g['height']} px, chromium headless, software compositing")
-            for zoom, center in views:
-                measure(page, "no catalogue", zoom, center, results)
-            t0 = time.perf_counter()
-            H.run_code(
-                page,
-                "import numpy as np\n_r = np.random.default_rng(3)\n"
-                f"big = v.add_catalogue({{'ra': _r.uniform(0, 360, {args.n}), 'dec': _r.uniform(-40, 10, {args.n}),"
-                f" 'name': [f'S{{i}}' for i in range({args.n})]}}, name='big', color='#00ff00')",
-            )
-            H.wait_overlay_pixels(page, (0, 255, 0), at_least=1000, timeout=180)
-            print(f"catalogue of {args.n} sources: added in Python and drawn in {time.perf_counter() - t0:.1f} s (kernel → comm → browser)")
-            for zoom, center in views:
-                measure(page, f"{args.n} sources", zoom, center, results)
+            yield page, paths
             browser.close()
     finally:
         H._stop(lab)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--res", type=float, default=4.0, help="sample map resolution (arcmin)")
+    ap.add_argument("--n", type=int, default=100_000, help="catalogue size")
+    args = ap.parse_args()
+
+    views = [(0.0, [180.0, -15.0]), (3.0, [30.0, -15.0])]
+    results: dict = {}
+    with sample_viewer(args.res, "bench-cat-", "zoom=0, center=[180, -15], height=600") as (page, _):
+        g = H.map_geometry(page)
+        print(f"map {args.res}′ sample, view {g['width']}×{g['height']} px, chromium headless, software compositing")
+        for zoom, center in views:
+            measure(page, "no catalogue", zoom, center, results)
+        t0 = time.perf_counter()
+        H.run_code(
+            page,
+            "import numpy as np\n_r = np.random.default_rng(3)\n"
+            f"big = v.add_catalogue({{'ra': _r.uniform(0, 360, {args.n}), 'dec': _r.uniform(-40, 10, {args.n}),"
+            f" 'name': [f'S{{i}}' for i in range({args.n})]}}, name='big', color='#00ff00')",
+        )
+        H.wait_overlay_pixels(page, (0, 255, 0), at_least=1000, timeout=180)
+        print(f"catalogue of {args.n} sources: added in Python and drawn in {time.perf_counter() - t0:.1f} s (kernel → comm → browser)")
+        for zoom, center in views:
+            measure(page, f"{args.n} sources", zoom, center, results)
 
     for zoom, _ in views:
         print(f"\nzoom {zoom:g}" + f" ({results.get(('visible', zoom), '?')} sources in view)")

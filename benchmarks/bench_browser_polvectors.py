@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -27,7 +26,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "browser"))
 
 import harness as H  # noqa: E402
-from bench_browser_catalogue import PAN_BY, drags, fmt, stats, wheels  # noqa: E402
+from bench_browser_catalogue import PAN_BY, drags, fmt, sample_viewer, stats, wheels  # noqa: E402
 
 REDRAW = """(reps) => {
   const pv = document.querySelector('.tmw-host').tilemaker.viewer.polVectors;
@@ -58,37 +57,17 @@ def main() -> None:
     ap.add_argument("--res", type=float, default=2.0, help="sample map resolution (arcmin)")
     args = ap.parse_args()
 
-    from playwright.sync_api import sync_playwright
-
-    from tilemaker_widget.sample import write_sample
-
-    root = Path(tempfile.mkdtemp(prefix="bench-pol-"))
-    paths = write_sample(root / "sample", res_arcmin=args.res)
-    lab = H._start_lab(root, extension=True)
     native = round(math.log2(360 * 60 / args.res / 675)) - 1  # tile pixel = map pixel
     views = [(1.0, [30.0, -15.0]), (float(native), [30.0, -15.0])]
     results: dict = {}
-    try:
-        name, state = H.write_notebook(lab, f"v = TileViewer({str(paths['map'])!r}, zoom=1, center=[30, -15], height=600)")
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=H.CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-            )
-            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-            page.set_default_timeout(120_000)
-            H.open_notebook(page, lab, name)
-            H.read_state(state, lambda s: s["_render_count"] >= 1, timeout=120)
-            g = H.map_geometry(page)
-            print(f"{args.res}′ I/Q/U sample map, view {g['width']}×{g['height']} px, chromium headless, software compositing")
-            for zoom, center in views:
-                measure(page, "vectors off", zoom, center, results)
-            H.run_code(page, "v.pol_vectors = True")
-            for zoom, center in views:
-                measure(page, "vectors on", zoom, center, results)
-            browser.close()
-    finally:
-        H._stop(lab)
+    with sample_viewer(args.res, "bench-pol-", "zoom=1, center=[30, -15], height=600") as (page, _):
+        g = H.map_geometry(page)
+        print(f"{args.res}′ I/Q/U sample map, view {g['width']}×{g['height']} px, chromium headless, software compositing")
+        for zoom, center in views:
+            measure(page, "vectors off", zoom, center, results)
+        H.run_code(page, "v.pol_vectors = True")
+        for zoom, center in views:
+            measure(page, "vectors on", zoom, center, results)
 
     for zoom, _ in views:
         print(f"\nzoom {zoom:g}: {results[('vectors on', zoom, 'segments')]} segments drawn")

@@ -462,6 +462,26 @@ def open_viewer(page: Any, lab: Lab, code: str) -> Path:
     return state
 
 
+def write_pol_map(path: Path, psi_deg: float, p_sigma: float, seed: int) -> Path:
+    """A 1′ IAU I/Q/U map around RA 0 (RA 15…−15°, Dec ±8°): I ≈ 100 µK, P ≈ 40 µK
+    (noise ``p_sigma``) at one angle ψ everywhere, so block means of Q and U (the
+    zoomed-out levels) keep P ≈ 40."""
+    import numpy as np
+    from astropy.io import fits
+
+    from tilemaker_widget.sample import car_header
+
+    header, (ny, nx) = car_header(1.0, ra_range=(15.0, -15.0), dec_range=(-8.0, 8.0), n_components=3)
+    rng = np.random.default_rng(seed)
+    iqu = np.empty((3, ny, nx), np.float32)
+    iqu[0] = 100.0 + rng.normal(0.0, 1.0, (ny, nx))
+    p = 40.0 + rng.normal(0.0, p_sigma, (ny, nx))
+    iqu[1], iqu[2] = p * np.cos(np.radians(2 * psi_deg)), p * np.sin(np.radians(2 * psi_deg))
+    header["POLCCONV"] = "IAU"
+    fits.PrimaryHDU(iqu, header).writeto(path)
+    return path
+
+
 @pytest.fixture
 def two_value_map(tmp_path_factory) -> Path:
     """A 6′ CAR map: west half −100, east half +100 (μK), a NaN strip, at RA 0–60."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 
-import numpy as np
 import pytest
 from harness import (
     lut,
@@ -22,6 +21,7 @@ from harness import (
     wait_tiles,
     wait_until,
     write_notebook,
+    write_pol_map,
 )
 
 from tilemaker_widget.catalogue.derived import fits_pol_key, polarization_layer_id
@@ -30,23 +30,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def iqu_map(tmp_path_factory):
-    """A 1′ I/Q/U map around RA 0 whose polarized intensity is ≈ 40 µK everywhere."""
-    from astropy.io import fits
-
-    from tilemaker_widget.sample import car_header
-
-    folder = tmp_path_factory.mktemp("derived_http")
-    header, (ny, nx) = car_header(1.0, ra_range=(15.0, -15.0), dec_range=(-8.0, 8.0), n_components=3)
-    rng = np.random.default_rng(5)
-    iqu = np.empty((3, ny, nx), np.float32)
-    iqu[0] = 100.0 + rng.normal(0.0, 1.0, (ny, nx))
-    p = 40.0 + rng.normal(0.0, 1.0, (ny, nx))
-    # ψ = 30° everywhere: block means of Q and U (the zoomed-out levels) keep P ≈ 40.
-    iqu[1], iqu[2] = p * np.cos(np.radians(60.0)), p * np.sin(np.radians(60.0))
-    header["POLCCONV"] = "IAU"
-    path = folder / "pol_f150_map.fits"
-    fits.PrimaryHDU(iqu, header).writeto(path)
-    return path
+    """A 1′ I/Q/U map around RA 0 whose polarized intensity is ≈ 40 µK everywhere (ψ = 30°)."""
+    return write_pol_map(tmp_path_factory.mktemp("derived_http") / "pol_f150_map.fits", 30.0, 1.0, seed=5)
 
 
 def _coloured(page, lo: int, hi: int) -> dict:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from harness import open_notebook, read_state, run_code, write_notebook
+from harness import open_notebook, read_state, run_code, write_notebook, write_pol_map
 
 pytestmark = pytest.mark.browser
 
@@ -29,22 +29,8 @@ MASK = """() => {
 
 @pytest.fixture(scope="module")
 def pol_map(tmp_path_factory):
-    from astropy.io import fits
-
-    from tilemaker_widget.sample import car_header
-
-    folder = tmp_path_factory.mktemp("pol")
-    header, (ny, nx) = car_header(1.0, ra_range=(15.0, -15.0), dec_range=(-8.0, 8.0), n_components=3)
-    rng = np.random.default_rng(3)
-    iqu = np.empty((3, ny, nx), np.float32)
-    iqu[0] = 100.0 + rng.normal(0.0, 1.0, (ny, nx))
-    amplitude = 40.0 + rng.normal(0.0, 2.0, (ny, nx))  # P ≈ 40 of the P layer's 0–50 µK
-    iqu[1] = amplitude * np.cos(np.radians(90.0))  # 2ψ = 90°: ψ = 45° east of north
-    iqu[2] = amplitude * np.sin(np.radians(90.0))
-    header["POLCCONV"] = "IAU"
-    path = folder / "pol_f090_map.fits"
-    fits.PrimaryHDU(iqu, header).writeto(path)
-    return path
+    """P ≈ 40 of the P layer's 0–50 µK, ψ = 45° east of north everywhere."""
+    return write_pol_map(tmp_path_factory.mktemp("pol") / "pol_f090_map.fits", 45.0, 2.0, seed=3)
 
 
 def _mask(page):
