@@ -126,19 +126,26 @@ VISIBLE = """() => { const v = document.querySelector('.tmw-host').tilemaker.vie
   return n; }"""
 
 
-def measure(page, label: str, zoom: float, center: list[float], results: dict) -> None:
-    H.run_code(page, f"v.zoom = {zoom}; v.center = {center!r}")
-    page.wait_for_timeout(2500)  # tiles of the new view
+def measure_moves(page, label: str, zoom: float, center: list[float], results: dict, settle_ms: int = 2500) -> None:
+    """Drags, per-frame pans and wheel zooms from the view (zoom, center), back there after
+    each; ``settle_ms`` for the new view's tiles. Leaves the view at (zoom, center)."""
+    def home(ms: int) -> None:
+        H.run_code(page, f"v.zoom = {zoom}; v.center = {center!r}")
+        page.wait_for_timeout(ms)
+
+    home(settle_ms)
     g = H.map_geometry(page)
-    if (n := page.evaluate(VISIBLE)) is not None:
-        results[("visible", zoom)] = n
     results[(label, zoom, "drag")] = stats(drags(page, g))
-    H.run_code(page, f"v.zoom = {zoom}; v.center = {center!r}")
-    page.wait_for_timeout(1500)
+    home(1500)
     results[(label, zoom, "panBy")] = stats(page.evaluate(PAN_BY, [240, 6]))
     results[(label, zoom, "wheel")] = stats(wheels(page, g))
-    H.run_code(page, f"v.zoom = {zoom}; v.center = {center!r}")
-    page.wait_for_timeout(1500)
+    home(1500)
+
+
+def measure(page, label: str, zoom: float, center: list[float], results: dict) -> None:
+    measure_moves(page, label, zoom, center, results)
+    if (n := page.evaluate(VISIBLE)) is not None:
+        results[("visible", zoom)] = n
     results[(label, zoom, "paint")] = stats(page.evaluate(PAINT, 30))
 
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "browser"))
 
 import harness as H  # noqa: E402
-from bench_browser_catalogue import PAN_BY, drags, fmt, sample_viewer, stats, wheels  # noqa: E402
+from bench_browser_catalogue import fmt, measure_moves, sample_viewer, stats  # noqa: E402
 
 REDRAW = """(reps) => {
   const pv = document.querySelector('.tmw-host').tilemaker.viewer.polVectors;
@@ -37,16 +37,7 @@ REDRAW = """(reps) => {
 
 
 def measure(page, label: str, zoom: float, center: list[float], results: dict) -> None:
-    H.run_code(page, f"v.zoom = {zoom}; v.center = {center!r}")
-    page.wait_for_timeout(3000)  # tiles (and the vectors' Q/U tiles) of the new view
-    g = H.map_geometry(page)
-    results[(label, zoom, "drag")] = stats(drags(page, g))
-    H.run_code(page, f"v.zoom = {zoom}; v.center = {center!r}")
-    page.wait_for_timeout(1500)
-    results[(label, zoom, "panBy")] = stats(page.evaluate(PAN_BY, [240, 6]))
-    results[(label, zoom, "wheel")] = stats(wheels(page, g))
-    H.run_code(page, f"v.zoom = {zoom}; v.center = {center!r}")
-    page.wait_for_timeout(2000)
+    measure_moves(page, label, zoom, center, results, settle_ms=3000)  # the vectors' Q/U tiles too
     r = page.evaluate(REDRAW, 30)
     results[(label, zoom, "redraw")] = stats(r["times"])
     results[(label, zoom, "segments")] = r["drawn"]
