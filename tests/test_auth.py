@@ -15,6 +15,7 @@ import urllib.parse
 import pytest
 from conftest import write_tilemaker_config
 from procs import JupyterServer, Memcached, http, start_all
+from tokenusers import grants_config
 
 from tilemaker_widget.catalogue.config import load_config
 from tilemaker_widget.catalogue.model import fits_layer_id
@@ -43,17 +44,6 @@ def memcached():
     server.stop()
 
 
-GRANTS_CONFIG = """
-c.ServerApp.identity_provider_class = "tokenusers.TokenUsers"
-c.TokenUsers.users = {"alice-token": "alice", "bob-token": "bob"}
-c.ServerApp.authorizer_class = "tilemaker_widget.server.auth.GrantsAuthorizer"
-c.GrantsAuthorizer.grants = {"alice": ["collab"], "*": []}
-c.TileMaker.config_path = %r
-c.TileMaker.allowed_roots = [%r]
-c.TileMaker.cache_type = "memcached"
-c.TileMaker.memcached_host = "127.0.0.1"
-c.TileMaker.memcached_port = %d
-"""
 
 PUBLIC_CONFIG = """
 c.ServerApp.authorizer_class = "tilemaker_widget.server.auth.GrantsAuthorizer"
@@ -67,7 +57,11 @@ c.TileMaker.config_path = %r
 def servers(setup, memcached, tmp_path_factory):
     work = tmp_path_factory.mktemp("auth-servers")
     grants_cfg = write_server_config(
-        work / "grants_config.py", GRANTS_CONFIG % (str(setup.config), str(setup.allowed), memcached.port)
+        work / "grants_config.py",
+        grants_config(
+            config_path=str(setup.config), allowed_roots=[str(setup.allowed)],
+            cache_type="memcached", memcached_host="127.0.0.1", memcached_port=memcached.port,
+        ),
     )
     public_cfg = write_server_config(work / "public_config.py", PUBLIC_CONFIG % str(setup.config))
     a = JupyterServer(work, SERVER_TOKEN, [grants_cfg], name="A")

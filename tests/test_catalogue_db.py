@@ -20,21 +20,13 @@ from conftest import missing_part, write_tilemaker_config
 from pgserver import PostgresServer, postgres_bin
 from procs import JupyterServer
 from test_derived_combination import tilemaker_python
+from tokenusers import grants_config
 
 from tilemaker_widget.catalogue.config import ConfigError, catalogue_to_dict, load_config
 from tilemaker_widget.catalogue.database import DatabaseCatalogue
 from tilemaker_widget.catalogue.inspect import file_map_group, layers_from_fits
 from tilemaker_widget.cli import main as cli
 from tilemaker_widget.engine import datatile
-
-GRANTS = """
-c.ServerApp.identity_provider_class = "tokenusers.TokenUsers"
-c.TokenUsers.users = {"alice-token": "alice", "bob-token": "bob"}
-c.ServerApp.authorizer_class = "tilemaker_widget.server.auth.GrantsAuthorizer"
-c.GrantsAuthorizer.grants = {"alice": ["collab"], "*": []}
-c.TileMaker.config_path = %r
-c.TileMaker.catalogue_poll_seconds = 0.5
-"""
 
 
 def absolute_config(setup, out: Path) -> Path:
@@ -192,7 +184,7 @@ def test_postgres_catalogue_with_grants_follows_changes(tmp_path, postgres):
     url = postgres.url
     assert cli(["db", "load", str(setup.config), "--url", url]) == 0
     server_cfg = tmp_path / "jupyter_server_config.py"
-    server_cfg.write_text(GRANTS % url)
+    server_cfg.write_text(grants_config(config_path=url, catalogue_poll_seconds=0.5))
     server = JupyterServer(tmp_path, "server-token", [f"--config={server_cfg}"], name="pg").start()
     try:
         alice = layer_ids(server, "alice-token")

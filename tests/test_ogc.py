@@ -11,23 +11,16 @@ import io
 import math
 import re
 
+import morecantile
 import numpy as np
 import pytest
 from conftest import write_tilemaker_config
 from PIL import Image
 from procs import JupyterServer
+from tokenusers import grants_config
 
 from tilemaker_widget.engine import datatile
 
-morecantile = pytest.importorskip("morecantile")
-
-GRANTS = """
-c.ServerApp.identity_provider_class = "tokenusers.TokenUsers"
-c.TokenUsers.users = {"alice-token": "alice", "bob-token": "bob"}
-c.ServerApp.authorizer_class = "tilemaker_widget.server.auth.GrantsAuthorizer"
-c.GrantsAuthorizer.grants = {"alice": ["collab"], "*": []}
-c.TileMaker.config_path = %r
-"""
 POSITIONS = [(5.33, -20.77), (15.13, -12.27), (-5.23, -29.47)]  # the maps: RA −9.9…20.1, Dec −30.1…−10.1
 
 
@@ -36,7 +29,7 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("ogc")
     setup = write_tilemaker_config(root)
     cfg = root / "jupyter_server_config.py"
-    cfg.write_text(GRANTS % str(setup.config))
+    cfg.write_text(grants_config(config_path=str(setup.config)))
     srv = JupyterServer(root, "server-token", [f"--config={cfg}", "--ServerApp.base_url=/user/alice/"], name="ogc").start()
     yield srv
     srv.stop()

@@ -20,6 +20,7 @@ import pytest
 from astropy.io import fits
 from conftest import DEC_FIRST, NX, NY, RA_FIRST, RES
 from mapmaker import expected_native_tile, write_car
+from tokenusers import grants_config
 
 from tilemaker_widget import TileViewer
 from tilemaker_widget.api import Api, PathPolicy
@@ -356,14 +357,9 @@ def test_real_server_serves_the_widgets_derived_layers(files, viewer, tmp_path):
     from procs import JupyterServer
 
     cfg = tmp_path / "server_config.py"
-    cfg.write_text(
-        'c.ServerApp.identity_provider_class = "tokenusers.TokenUsers"\n'
-        'c.TokenUsers.users = {"alice-token": "alice", "bob-token": "bob"}\n'
-        'c.ServerApp.authorizer_class = "tilemaker_widget.server.auth.GrantsAuthorizer"\n'
-        'c.GrantsAuthorizer.grants = {"alice": ["collab"], "*": []}\n'
-        f"c.TileMaker.config_path = {str(files['config'])!r}\n"
-        f"c.TileMaker.allowed_roots = {[str(files['allowed']), str(files['root'] / 'secret')]!r}\n"
-    )
+    cfg.write_text(grants_config(
+        config_path=str(files["config"]), allowed_roots=[str(files["allowed"]), str(files["root"] / "secret")],
+    ))
     server = JupyterServer(tmp_path, "server-token", [f"--config={cfg}"], name="regderived").start()
     try:
         def post(sources, token):

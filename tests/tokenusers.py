@@ -22,3 +22,17 @@ class TokenUsers(IdentityProvider):
             name = self.users[token]
             return User(username=name, name=name, display_name=name)
         return await super().get_user_token(handler)
+
+
+GRANTS = """\
+c.ServerApp.identity_provider_class = "tokenusers.TokenUsers"
+c.TokenUsers.users = {"alice-token": "alice", "bob-token": "bob"}
+c.ServerApp.authorizer_class = "tilemaker_widget.server.auth.GrantsAuthorizer"
+c.GrantsAuthorizer.grants = {"alice": ["collab"], "*": []}
+"""
+
+
+def grants_config(**tilemaker: object) -> str:
+    """A server config file's text: users alice (grant ``collab``) and bob (no grant) by
+    token, the grants authorizer, and these ``c.TileMaker`` settings."""
+    return GRANTS + "".join(f"c.TileMaker.{k} = {v!r}\n" for k, v in tilemaker.items())
