@@ -21,14 +21,12 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pixell import enmap, utils
 
 from tilemaker_widget.api import Api, PathPolicy
 from tilemaker_widget.catalogue.model import Catalogue, FitsProvider, Layer
 from tilemaker_widget.engine import Engine
 from tilemaker_widget.engine.cutout import CutoutError, SkyBox
-
-enmap = pytest.importorskip("pixell.enmap", reason="pixell is a test extra (pip install pixell)")
-from pixell import utils  # noqa: E402
 
 MAPS = {
     # name: (geometry builder, comment)

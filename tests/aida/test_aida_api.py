@@ -1,26 +1,23 @@
 """TileViewer as astropy's image display API: the API package's own suite, and what it shows.
 
-Runs in the Python 3.12 venv of scripts/aida.sh (astro-image-display-api needs 3.12);
-skipped where the package is absent.
+Runs in the Python 3.12 venv of scripts/aida.sh (astro-image-display-api needs 3.12),
+which installs the package: without it this module fails to import, it is not skipped.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from astro_image_display_api import ImageViewerInterface
+from astro_image_display_api.api_test import ImageAPITest
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from astropy.nddata import NDData
+from astropy.table import Table
+from astropy.visualization import LogStretch, ManualInterval
+from astropy.wcs import WCS
 
-aida = pytest.importorskip("astro_image_display_api")
-
-from astro_image_display_api import ImageViewerInterface  # noqa: E402
-from astro_image_display_api.api_test import ImageAPITest  # noqa: E402
-from astropy import units as u  # noqa: E402
-from astropy.coordinates import SkyCoord  # noqa: E402
-from astropy.nddata import NDData  # noqa: E402
-from astropy.table import Table  # noqa: E402
-from astropy.visualization import LogStretch, ManualInterval  # noqa: E402
-from astropy.wcs import WCS  # noqa: E402
-
-from tilemaker_widget import TileViewer  # noqa: E402
+from tilemaker_widget import TileViewer
 
 
 class TestTileViewerAPI(ImageAPITest):

@@ -30,7 +30,6 @@ from harness import (
 )
 
 pytestmark = pytest.mark.browser
-voila = pytest.importorskip("voila")
 
 CODE = (
     "import os; pathlib.Path({pid!r}).write_text(str(os.getpid()))\n"
