@@ -45,6 +45,14 @@ def memcached():
 
 
 
+def shared_grants_config(setup, memcached) -> str:
+    """Alice and bob on servers sharing one memcached (this file's and the fuzzer's)."""
+    return grants_config(
+        config_path=str(setup.config), allowed_roots=[str(setup.allowed)],
+        cache_type="memcached", memcached_host="127.0.0.1", memcached_port=memcached.port,
+    )
+
+
 PUBLIC_CONFIG = """
 c.ServerApp.authorizer_class = "tilemaker_widget.server.auth.GrantsAuthorizer"
 c.GrantsAuthorizer.tilemaker_only = True
@@ -57,11 +65,7 @@ c.TileMaker.config_path = %r
 def servers(setup, memcached, tmp_path_factory):
     work = tmp_path_factory.mktemp("auth-servers")
     grants_cfg = write_server_config(
-        work / "grants_config.py",
-        grants_config(
-            config_path=str(setup.config), allowed_roots=[str(setup.allowed)],
-            cache_type="memcached", memcached_host="127.0.0.1", memcached_port=memcached.port,
-        ),
+        work / "grants_config.py", shared_grants_config(setup, memcached)
     )
     public_cfg = write_server_config(work / "public_config.py", PUBLIC_CONFIG % str(setup.config))
     a = JupyterServer(work, SERVER_TOKEN, [grants_cfg], name="A")

@@ -32,10 +32,10 @@ from procs import REPO, JupyterServer, Memcached, start_all
 from test_auth import (
     ALICE,
     BOB,
-    GRANTS_CONFIG,
     HIDDEN_WORDS,
     SERVER_TOKEN,
     data_routes,
+    shared_grants_config,
     write_server_config,
 )
 from test_hostile import ROUTES, requests
@@ -65,7 +65,7 @@ def servers(setup, tmp_path_factory):
     memcached = Memcached().start()
     work = tmp_path_factory.mktemp("fuzz-servers")
     cfg = write_server_config(
-        work / "grants_config.py", GRANTS_CONFIG % (str(setup.config), str(setup.allowed), memcached.port)
+        work / "grants_config.py", shared_grants_config(setup, memcached)
     )
     a = JupyterServer(work, SERVER_TOKEN, [cfg], name="A")
     b = JupyterServer(work, SERVER_TOKEN, [cfg], name="B")
